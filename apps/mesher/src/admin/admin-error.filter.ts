@@ -1,0 +1,60 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AdminError, type AdminErrorCode } from '@mesher/contracts';
+
+/** One status per admin error code; the compiler insists on a row for every code. */
+export const ADMIN_ERROR_STATUS: { readonly [K in AdminErrorCode]: number } = {
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  INVALID: 422,
+  UNAVAILABLE: 503,
+  PRECONDITION_FAILED: 412,
+  UNAUTHORIZED: 401,
+};
+
+const STATUS_CODE: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'INVALID',
+};
+
+/** Every admin error answers {statusCode, code, message, errors?}. */
+@Catch()
+export class AdminErrorFilter implements ExceptionFilter {
+  private readonly log = new Logger('admin');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    let status = 500;
+    let body: Record<string, unknown>;
+    if (err instanceof AdminError) {
+      status = ADMIN_ERROR_STATUS[err.code];
+      body = { statusCode: status, code: err.code, message: err.message, ...(err.errors.length ? { errors: err.errors } : {}) };
+    } else if (err instanceof HttpException) {
+      status = err.getStatus();
+      const r = err.getResponse();
+      const msg = typeof r === 'string' ? r : (r as { message?: unknown }).message;
+      const errors = typeof r === 'object' && r !== null ? (r as { errors?: unknown }).errors : undefined;
+      body = {
+        statusCode: status,
+        code: STATUS_CODE[status] ?? 'ERROR',
+        message: Array.isArray(msg) ? msg.join('; ') : String(msg ?? err.message),
+        ...(errors ? { errors } : {}),
+      };
+    } else if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+      // Fastify's own errors (invalid JSON, body too large, bad content type).
+      status = (err as { statusCode: number }).statusCode;
+      body = { statusCode: status, code: STATUS_CODE[status] ?? 'BAD_REQUEST', message: (err as Error).message };
+    } else {
+      this.log.error((err as Error)?.stack ?? String(err));
+      body = { statusCode: 500, code: 'INTERNAL', message: 'internal error' };
+    }
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+}

@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { AdminError, type PolicyRecord, type PolicySpec } from '@mesher/contracts';
+import { DEFAULT_POLICY, mergePolicy, validatePolicySpec } from '@mesher/policies';
+import { RegistryService } from '../registry/registry.service';
+
+@Injectable()
+export class PoliciesService {
+  constructor(private readonly registry: RegistryService) {}
+
+  list(): Promise<PolicyRecord[]> {
+    return this.registry.store.listPolicies();
+  }
+
+  /** The stored policy and the effective one (defaults filled in). */
+  async get(service: string): Promise<PolicyRecord & { effective: PolicySpec }> {
+    if (!(await this.registry.store.getService(service))) throw new AdminError('NOT_FOUND', `no service named '${service}'`);
+    const p = await this.registry.store.getPolicy(service);
+    const spec = p?.spec ?? {};
+    return { service, spec, effective: mergePolicy(DEFAULT_POLICY, spec) };
+  }
+
+  async put(service: string, body: unknown, actor: string): Promise<PolicyRecord> {
+    const errors = validatePolicySpec(body);
+    if (errors.length) throw new AdminError('INVALID', errors.map((e) => e.message).join('; '), errors);
+    const out = await this.registry.store.putPolicy(service, body as PolicySpec, actor);
+    await this.registry.refresh();
+    return out;
+  }
+
+  async remove(service: string, actor: string): Promise<void> {
+    await this.registry.store.deletePolicy(service, actor);
+    await this.registry.refresh();
+  }
+}

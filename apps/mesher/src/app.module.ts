@@ -1,0 +1,50 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { openDataSource, SqliteRegistryStore, type RegistryStore } from '@mesher/persistence';
+import { SnapshotHolder } from '@mesher/registry';
+import { AdminAuthGuard } from './admin/admin-auth.guard';
+import { AdminErrorFilter } from './admin/admin-error.filter';
+import { MesherCompatController } from './admin/mesher-compat.controller';
+import { PoliciesController } from './admin/policies.controller';
+import { PoliciesService } from './admin/policies.service';
+import { RoutesController } from './admin/routes.controller';
+import { RoutesService } from './admin/routes.service';
+import { ServicesController } from './admin/services.controller';
+import { ServicesService } from './admin/services.service';
+import { createValidationPipe } from './admin/validation.pipe';
+import type { MesherConfig } from './config/config.schema';
+import { HealthController } from './health/health.controller';
+import { ObservabilityService } from './observability/observability.service';
+import { ProxyService } from './proxy/proxy.service';
+import { RegistryService } from './registry/registry.service';
+import { MESHER_CONFIG, REGISTRY_STORE } from './tokens';
+
+@Module({})
+export class AppModule {
+  static forRoot(cfg: MesherConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [TerminusModule],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController],
+      providers: [
+        { provide: MESHER_CONFIG, useValue: cfg },
+        {
+          provide: REGISTRY_STORE,
+          useFactory: async (): Promise<RegistryStore> => new SqliteRegistryStore(await openDataSource(cfg.dataDir)),
+        },
+        { provide: SnapshotHolder, useValue: new SnapshotHolder() },
+        // Registered in the module (not in main.ts) so every test app gets the same validation and errors.
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: AdminErrorFilter },
+        { provide: APP_GUARD, useClass: AdminAuthGuard },
+        RegistryService,
+        ObservabilityService,
+        ProxyService,
+        ServicesService,
+        RoutesService,
+        PoliciesService,
+      ],
+    };
+  }
+}

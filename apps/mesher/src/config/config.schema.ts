@@ -1,0 +1,73 @@
+/** Every start-up option: one row each, so --help, env, mesher.yaml and validation cannot drift apart. */
+
+export type OptionType = 'port' | 'host' | 'string' | 'path' | 'duration' | 'seconds' | 'bool' | 'labels' | 'enum' | 'url-list';
+
+export interface OptionDef {
+  key: keyof MesherConfig;
+  flag: string;
+  env: string[];
+  type: OptionType;
+  default: unknown;
+  help: string;
+  choices?: readonly string[];
+  /** Secrets are never echoed back in errors or logs. */
+  secret?: boolean;
+}
+
+export interface MesherConfig {
+  configFile: string | null;
+  proxyPort: number;
+  adminPort: number;
+  listenAddress: string;
+  adminAddress: string;
+  dataDir: string;
+  adminToken: string | null;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  accessLog: boolean;
+  serviceName: string | null;
+  serviceVersion: string;
+  appId: string | null;
+  appPort: number | null;
+  appHost: string;
+  inboundPort: number | null;
+  inboundAddress: string;
+  advertiseAddress: string | null;
+  labels: Record<string, string>;
+  heartbeatIntervalMs: number;
+  instanceTtlSeconds: number;
+  drainTimeoutMs: number;
+  appHealthCheck: string | null;
+  appHealthIntervalMs: number;
+  meshSecret: string | null;
+  registry: 'sqlite' | 'etcd';
+  etcdEndpoints: string[];
+}
+
+export const OPTIONS: readonly OptionDef[] = [
+  { key: 'configFile', flag: '--config', env: ['MESHER_CONFIG'], type: 'path', default: null, help: 'mesher.yaml with any of these options (camelCase keys)' },
+  { key: 'proxyPort', flag: '--proxy-port', env: ['MESHER_PROXY_PORT'], type: 'port', default: 30101, help: 'outbound proxy port (0 = a free port)' },
+  { key: 'adminPort', flag: '--admin-port', env: ['MESHER_ADMIN_PORT'], type: 'port', default: 30102, help: 'admin API and dashboard port (0 = a free port)' },
+  { key: 'listenAddress', flag: '--listen-address', env: ['MESHER_LISTEN_ADDRESS'], type: 'host', default: '127.0.0.1', help: 'address of the outbound proxy' },
+  { key: 'adminAddress', flag: '--admin-address', env: ['MESHER_ADMIN_ADDRESS'], type: 'host', default: '127.0.0.1', help: 'address of the admin API (non-loopback needs --admin-token)' },
+  { key: 'dataDir', flag: '--data-dir', env: ['MESHER_DATA_DIR'], type: 'path', default: './data', help: 'directory of the SQLite store (mesher.db)' },
+  { key: 'adminToken', flag: '--admin-token', env: ['MESHER_ADMIN_TOKEN'], type: 'string', default: null, help: 'bearer token required on /v1 when set', secret: true },
+  { key: 'logLevel', flag: '--log-level', env: ['MESHER_LOG_LEVEL'], type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: 'log level' },
+  { key: 'accessLog', flag: '--access-log', env: ['MESHER_ACCESS_LOG'], type: 'bool', default: false, help: 'one JSON line per proxied request on stdout' },
+  { key: 'serviceName', flag: '--service-name', env: ['MESHER_SERVICE_NAME', 'SERVICE_NAME'], type: 'string', default: null, help: 'name of the local app: registers it and names it as x-mesher-source' },
+  { key: 'serviceVersion', flag: '--service-version', env: ['MESHER_SERVICE_VERSION', 'VERSION'], type: 'string', default: '0.0.1', help: 'version of the local app' },
+  { key: 'appId', flag: '--app-id', env: ['MESHER_APP_ID', 'APP_ID'], type: 'string', default: null, help: 'application id (ServiceComb app)' },
+  { key: 'appPort', flag: '--app-port', env: ['MESHER_APP_PORT'], type: 'port', default: null, help: 'port of the local app (also SERVICE_PORTS=http:8080)' },
+  { key: 'appHost', flag: '--app-host', env: ['MESHER_APP_HOST'], type: 'host', default: '127.0.0.1', help: 'host of the local app' },
+  { key: 'inboundPort', flag: '--inbound-port', env: ['MESHER_INBOUND_PORT'], type: 'port', default: null, help: 'inbound listener port, on with --app-port (default 30103; 0 = a free port)' },
+  { key: 'inboundAddress', flag: '--inbound-address', env: ['MESHER_INBOUND_ADDRESS'], type: 'host', default: '127.0.0.1', help: 'address of the inbound listener' },
+  { key: 'advertiseAddress', flag: '--advertise-address', env: ['MESHER_ADVERTISE_ADDRESS'], type: 'host', default: null, help: 'address other Meshers use to reach the inbound listener (default: inbound address)' },
+  { key: 'labels', flag: '--label', env: ['MESHER_LABELS'], type: 'labels', default: {}, help: 'instance label k=v (repeatable; env: comma-separated)' },
+  { key: 'heartbeatIntervalMs', flag: '--heartbeat-interval', env: ['MESHER_HEARTBEAT_INTERVAL'], type: 'duration', default: 5000, help: 'heartbeat interval (e.g. 5s, 500ms)' },
+  { key: 'instanceTtlSeconds', flag: '--instance-ttl', env: ['MESHER_INSTANCE_TTL'], type: 'seconds', default: 15, help: 'instance leaves routing this long after its last heartbeat (e.g. 15s)' },
+  { key: 'drainTimeoutMs', flag: '--drain-timeout', env: ['MESHER_DRAIN_TIMEOUT'], type: 'duration', default: 10000, help: 'longest wait for in-flight requests on shutdown' },
+  { key: 'appHealthCheck', flag: '--app-health-check', env: ['MESHER_APP_HEALTH_CHECK'], type: 'string', default: null, help: "local app check: an HTTP path (e.g. /health) or 'tcp'" },
+  { key: 'appHealthIntervalMs', flag: '--app-health-interval', env: ['MESHER_APP_HEALTH_INTERVAL'], type: 'duration', default: 2000, help: 'local app check interval' },
+  { key: 'meshSecret', flag: '--mesh-secret', env: ['MESHER_MESH_SECRET'], type: 'string', default: null, help: 'shared secret that proves a caller is a Mesher (trust of x-mesher-source)', secret: true },
+  { key: 'registry', flag: '--registry', env: ['MESHER_REGISTRY'], type: 'enum', default: 'sqlite', choices: ['sqlite', 'etcd'], help: 'registry store' },
+  { key: 'etcdEndpoints', flag: '--etcd-endpoints', env: ['MESHER_ETCD_ENDPOINTS'], type: 'url-list', default: [], help: 'etcd endpoints, comma-separated' },
+];

@@ -1,0 +1,13 @@
+import 'reflect-metadata';
+import { runCli } from './cli/mesher.cli';
+
+// Bootstrap only: everything else lives in the CLI and the app module.
+runCli(process.argv.slice(2), process.env).then(
+  (code) => {
+    if (code !== null) process.exitCode = code;
+  },
+  (err: Error) => {
+    process.stderr.write(`mesher: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);

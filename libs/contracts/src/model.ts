@@ -1,0 +1,175 @@
+/** Plain data shapes shared by the control plane (persistence, admin) and the data plane (registry, proxy). */
+
+export type InstanceStatus = 'UP' | 'DOWN' | 'DRAINING';
+export const INSTANCE_STATUSES: readonly InstanceStatus[] = ['UP', 'DOWN', 'DRAINING'];
+
+export interface ServiceRecord {
+  name: string;
+  app: string | null;
+  description: string | null;
+}
+
+export interface InstanceRecord {
+  id: string;
+  service: string;
+  version: string;
+  /** Absolute base URL, e.g. http://127.0.0.1:8081 */
+  endpoint: string;
+  labels: Record<string, string>;
+  weight: number;
+  status: InstanceStatus;
+  /** 'api' for hand registrations, 'sidecar:<node>' for self-registrations. */
+  registeredBy: string;
+  /** Epoch milliseconds of the last heartbeat (or registration). */
+  lastHeartbeat: number;
+  /** Seconds without heartbeat after which the instance leaves the routing table; 0 = never expires. */
+  ttl: number;
+}
+
+export interface HeaderMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+  caseInsensitive?: boolean;
+}
+
+export interface RouteMatch {
+  /** Caller service name (x-mesher-source as set by the consumer-side Mesher). */
+  source?: string;
+  headers?: Record<string, HeaderMatch>;
+  pathPrefix?: string;
+  methods?: string[];
+}
+
+export interface RouteTarget {
+  /** Instance selector: `version` compares the instance version, any other key an instance label. */
+  tags: Record<string, string>;
+  weight: number;
+}
+
+export interface RouteRuleRecord {
+  id: string;
+  service: string;
+  precedence: number;
+  match: RouteMatch | null;
+  route: RouteTarget[];
+  /** Policy overrides for traffic matched by this rule (merged over the service policy). */
+  policy?: PolicySpec | null;
+}
+
+export type LoadBalancerStrategy =
+  | 'RoundRobin'
+  | 'Random'
+  | 'WeightedRoundRobin'
+  | 'LeastRequest'
+  | 'SessionSticky';
+export const LOAD_BALANCER_STRATEGIES: readonly LoadBalancerStrategy[] = [
+  'RoundRobin',
+  'Random',
+  'WeightedRoundRobin',
+  'LeastRequest',
+  'SessionSticky',
+];
+
+export interface LoadBalancerSpec {
+  strategy: LoadBalancerStrategy;
+  /** SessionSticky: header that carries the session key. */
+  sessionHeader?: string;
+  /** SessionSticky: cookie that carries the session key (used when the header is absent). */
+  sessionCookie?: string;
+  /** SessionSticky: failures on the pinned instance before the session moves. */
+  sessionFailureThreshold?: number;
+}
+
+export interface TimeoutSpec {
+  /** Whole request, all attempts included. */
+  requestMs?: number;
+  /** One attempt. */
+  perTryMs?: number;
+}
+
+export interface RetrySpec {
+  /** Total attempts including the first (1 = no retry). */
+  attempts: number;
+  /** 'connect-failure' | 'reset' | '5xx' | '502' | '503' | '504' | any status code as string. */
+  retryOn?: string[];
+  /** Retry non-idempotent methods or requests with a body. */
+  retryNonIdempotent?: boolean;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Linkerd-style budget: retries may add at most this ratio of live requests ... */
+  budgetRatio?: number;
+  /** ... plus this many retries per second. */
+  budgetMinPerSecond?: number;
+}
+
+export interface CircuitBreakerSpec {
+  /** Open when the error percentage in the window reaches this. */
+  errorThresholdPercent: number;
+  /** Minimum requests in the window before the breaker may open. */
+  requestVolumeThreshold: number;
+  /** Rolling window length. */
+  windowMs: number;
+  /** Time open before a half-open probe is let through. */
+  sleepWindowMs: number;
+}
+
+export interface OutlierSpec {
+  consecutiveErrors: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+}
+
+export interface RateLimitSpec {
+  /** Tokens per second for the whole service (this sidecar's share). */
+  requestsPerSecond?: number;
+  burst?: number;
+  /** Per caller service: tokens per second for each source. */
+  perSourceRequestsPerSecond?: number;
+}
+
+export interface FaultSpec {
+  delay?: { fixedDelayMs: number; percent: number };
+  abort?: { httpStatus: number; percent: number };
+  /** Only requests whose headers match (exact values). */
+  headers?: Record<string, HeaderMatch>;
+}
+
+export interface HealthCheckSpec {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+export interface PolicySpec {
+  loadBalancer?: LoadBalancerSpec;
+  timeout?: TimeoutSpec;
+  retry?: RetrySpec;
+  circuitBreaker?: CircuitBreakerSpec;
+  outlier?: OutlierSpec;
+  rateLimit?: RateLimitSpec;
+  fault?: FaultSpec;
+  healthCheck?: HealthCheckSpec;
+}
+
+export interface PolicyRecord {
+  service: string;
+  spec: PolicySpec;
+}
+
+/** Everything the data plane needs, as read from the store at one revision. */
+export interface RegistryState {
+  revision: number;
+  services: ServiceRecord[];
+  instances: InstanceRecord[];
+  routes: RouteRuleRecord[];
+  policies: PolicyRecord[];
+}
+
+/** A validation failure, `field` as a dotted path (e.g. `route[1].weight`). */
+export interface FieldError {
+  field: string;
+  message: string;
+}

@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { InstanceEntity } from './entities/instance.entity';
+import { PolicyEntity } from './entities/policy.entity';
+import { RevisionEntity } from './entities/revision.entity';
+import { RouteRuleEntity } from './entities/route-rule.entity';
+import { ServiceEntity } from './entities/service.entity';
+import { Initial1764000000000 } from './migrations/1764000000000-initial.migration';
+
+export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity];
+export const MIGRATIONS = [Initial1764000000000];
+
+export function dataSourceOptions(dataDir: string): DataSourceOptions {
+  return {
+    type: 'better-sqlite3',
+    database: path.join(dataDir, 'mesher.db'),
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsRun: true,
+    synchronize: false,
+    // WAL: readers never block the writer, and several Meshers on one host can share the file.
+    enableWAL: true,
+    // Wait for another Mesher's write lock instead of failing at once.
+    timeout: 5000,
+    prepareDatabase: (db: { pragma(s: string): unknown }) => {
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+      db.pragma('synchronous = NORMAL');
+    },
+  };
+}
+
+/** Opens (creating the directory) and migrates the SQLite store. */
+export async function openDataSource(dataDir: string): Promise<DataSource> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const ds = new DataSource(dataSourceOptions(dataDir));
+  await ds.initialize();
+  return ds;
+}

@@ -1,0 +1,72 @@
+import type {
+  InstanceRecord,
+  InstanceStatus,
+  PolicyRecord,
+  PolicySpec,
+  RegistryState,
+  RouteRuleRecord,
+  ServiceRecord,
+} from '@mesher/contracts';
+
+export interface NewInstance {
+  id?: string;
+  endpoint: string;
+  version?: string;
+  labels?: Record<string, string>;
+  weight?: number;
+  status?: InstanceStatus;
+  ttl?: number;
+  registeredBy?: string;
+}
+
+export type InstancePatch = Partial<Pick<InstanceRecord, 'endpoint' | 'version' | 'labels' | 'weight' | 'status' | 'ttl'>>;
+
+export type NewRouteRule = Omit<RouteRuleRecord, 'id'> & { id?: string };
+
+export interface RevisionRecord {
+  id: number;
+  at: number;
+  actor: string;
+  summary: string;
+  diff: unknown;
+}
+
+/**
+ * What the control plane needs from a registry store. SQLite implements it; etcd can too.
+ * Every write records a revision except heartbeats and sidecar self-registration (they would flood it).
+ */
+export interface RegistryStore {
+  readonly kind: 'sqlite' | 'etcd';
+  loadState(): Promise<RegistryState>;
+  /** Changes whenever anyone (this or another process) committed; cheap to poll. */
+  changeToken(): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  listServices(): Promise<ServiceRecord[]>;
+  getService(name: string): Promise<ServiceRecord | null>;
+  createService(rec: ServiceRecord, actor: string): Promise<ServiceRecord>;
+  deleteService(name: string, actor: string): Promise<void>;
+
+  listInstances(service: string): Promise<InstanceRecord[]>;
+  getInstance(service: string, id: string): Promise<InstanceRecord | null>;
+  registerInstance(service: string, input: NewInstance, actor: string): Promise<InstanceRecord>;
+  updateInstance(service: string, id: string, patch: InstancePatch, actor: string): Promise<InstanceRecord>;
+  deleteInstance(service: string, id: string, actor: string): Promise<void>;
+  heartbeat(service: string, id: string): Promise<InstanceRecord>;
+
+  listRoutes(service?: string): Promise<RouteRuleRecord[]>;
+  getRoute(id: string): Promise<RouteRuleRecord | null>;
+  createRoute(rule: NewRouteRule, actor: string): Promise<RouteRuleRecord>;
+  replaceRoute(id: string, rule: Omit<RouteRuleRecord, 'id'>, actor: string): Promise<RouteRuleRecord>;
+  deleteRoute(id: string, actor: string): Promise<void>;
+  /** Replaces the rules of every service named in `rules`, all or nothing. */
+  replaceServiceRoutes(rules: Map<string, NewRouteRule[]>, actor: string): Promise<RouteRuleRecord[]>;
+
+  listPolicies(): Promise<PolicyRecord[]>;
+  getPolicy(service: string): Promise<PolicyRecord | null>;
+  putPolicy(service: string, spec: PolicySpec, actor: string): Promise<PolicyRecord>;
+  deletePolicy(service: string, actor: string): Promise<void>;
+
+  listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }>;
+}

@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  AdminError,
+  type InstanceRecord,
+  type PolicyRecord,
+  type PolicySpec,
+  type RegistryState,
+  type RouteRuleRecord,
+  type ServiceRecord,
+} from '@mesher/contracts';
+import { InstanceEntity } from './entities/instance.entity';
+import { PolicyEntity } from './entities/policy.entity';
+import { RevisionEntity } from './entities/revision.entity';
+import { RouteRuleEntity } from './entities/route-rule.entity';
+import { ServiceEntity } from './entities/service.entity';
+import type { InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
+
+const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
+const toInstance = (e: InstanceEntity): InstanceRecord => ({
+  id: e.id,
+  service: e.service,
+  version: e.version,
+  endpoint: e.endpoint,
+  labels: e.labels ?? {},
+  weight: e.weight,
+  status: e.status,
+  registeredBy: e.registeredBy,
+  lastHeartbeat: Number(e.lastHeartbeat),
+  ttl: e.ttl,
+});
+const toRoute = (e: RouteRuleEntity): RouteRuleRecord => ({
+  id: e.id,
+  service: e.service,
+  precedence: e.precedence,
+  match: e.match ?? null,
+  route: e.route,
+  policy: e.policy ?? null,
+});
+
+/** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
+const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
+
+export class SqliteRegistryStore implements RegistryStore {
+  readonly kind = 'sqlite' as const;
+
+  constructor(private readonly ds: DataSource, private readonly clock: () => number = Date.now) {}
+
+  private async write<T>(actor: string, summary: string, fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown }>): Promise<T> {
+    return this.ds.transaction(async (m) => {
+      const { result, diff } = await fn(m);
+      if (!isAutomatic(actor)) {
+        await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff: diff ?? null }));
+      }
+      return result;
+    });
+  }
+
+  async loadState(): Promise<RegistryState> {
+    const [services, instances, routes, policies, rev] = await Promise.all([
+      this.ds.getRepository(ServiceEntity).find(),
+      this.ds.getRepository(InstanceEntity).find(),
+      this.ds.getRepository(RouteRuleEntity).find(),
+      this.ds.getRepository(PolicyEntity).find(),
+      this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`) as Promise<Array<{ r: number }>>,
+    ]);
+    return {
+      revision: Number(rev[0]?.r ?? 0),
+      services: services.map(toService),
+      instances: instances.map(toInstance),
+      routes: routes.map(toRoute),
+      policies: policies.map((p) => ({ service: p.service, spec: p.spec })),
+    };
+  }
+
+  async changeToken(): Promise<number> {
+    const rows = (await this.ds.query('PRAGMA data_version')) as Array<{ data_version: number }>;
+    return Number(rows[0]?.data_version ?? 0);
+  }
+
+  async ping(): Promise<void> {
+    await this.ds.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+
+  // services
+
+  async listServices(): Promise<ServiceRecord[]> {
+    return (await this.ds.getRepository(ServiceEntity).find({ order: { name: 'ASC' } })).map(toService);
+  }
+
+  async getService(name: string): Promise<ServiceRecord | null> {
+    const e = await this.ds.getRepository(ServiceEntity).findOneBy({ name });
+    return e ? toService(e) : null;
+  }
+
+  createService(rec: ServiceRecord, actor: string): Promise<ServiceRecord> {
+    return this.write(actor, `create service ${rec.name}`, async (m) => {
+      if (await m.findOneBy(ServiceEntity, { name: rec.name })) {
+        throw new AdminError('CONFLICT', `service '${rec.name}' already exists`, [{ field: 'name', message: `name '${rec.name}' is taken` }]);
+      }
+      await m.insert(ServiceEntity, { ...rec, createdAt: this.clock() });
+      return { result: rec, diff: { created: { service: rec } } };
+    });
+  }
+
+  deleteService(name: string, actor: string): Promise<void> {
+    return this.write(actor, `delete service ${name}`, async (m) => {
+      const e = await m.findOneBy(ServiceEntity, { name });
+      if (!e) throw new AdminError('NOT_FOUND', `no service named '${name}'`);
+      await m.delete(InstanceEntity, { service: name });
+      await m.delete(RouteRuleEntity, { service: name });
+      await m.delete(PolicyEntity, { service: name });
+      await m.delete(ServiceEntity, { name });
+      return { result: undefined, diff: { deleted: { service: toService(e) } } };
+    });
+  }
+
+  // instances
+
+  async listInstances(service: string): Promise<InstanceRecord[]> {
+    await this.requireService(this.ds.manager, service);
+    return (await this.ds.getRepository(InstanceEntity).find({ where: { service }, order: { createdAt: 'ASC', id: 'ASC' } })).map(toInstance);
+  }
+
+  async getInstance(service: string, id: string): Promise<InstanceRecord | null> {
+    const e = await this.ds.getRepository(InstanceEntity).findOneBy({ service, id });
+    return e ? toInstance(e) : null;
+  }
+
+  registerInstance(service: string, input: NewInstance, actor: string): Promise<InstanceRecord> {
+    return this.write(actor, `register instance of ${service} at ${input.endpoint}`, async (m) => {
+      if (!(await m.findOneBy(ServiceEntity, { name: service }))) {
+        await m.insert(ServiceEntity, { name: service, app: null, description: null, createdAt: this.clock() });
+      }
+      const id = input.id ?? randomUUID();
+      const existing = await m.findOneBy(InstanceEntity, { id });
+      if (existing && existing.service !== service) {
+        throw new AdminError('CONFLICT', `instance id '${id}' belongs to service '${existing.service}'`, [{ field: 'id', message: 'id is taken' }]);
+      }
+      const dup = await m.findOneBy(InstanceEntity, { service, endpoint: input.endpoint });
+      if (dup && dup.id !== id) {
+        throw new AdminError('CONFLICT', `service '${service}' already has an instance at ${input.endpoint} (id ${dup.id})`, [
+          { field: 'endpoint', message: `endpoint ${input.endpoint} is already registered` },
+        ]);
+      }
+      const now = this.clock();
+      const row: InstanceEntity = {
+        id,
+        service,
+        version: input.version ?? '0.0.0',
+        endpoint: input.endpoint,
+        labels: input.labels ?? {},
+        weight: input.weight ?? 100,
+        status: input.status ?? 'UP',
+        registeredBy: input.registeredBy ?? actor,
+        lastHeartbeat: now,
+        ttl: input.ttl ?? 0,
+        createdAt: existing?.createdAt ?? now,
+      };
+      await m.save(InstanceEntity, row);
+      const rec = toInstance(row);
+      return { result: rec, diff: { created: { instance: rec } } };
+    });
+  }
+
+  updateInstance(service: string, id: string, patch: InstancePatch, actor: string): Promise<InstanceRecord> {
+    return this.write(actor, `update instance ${id} of ${service}`, async (m) => {
+      const e = await this.requireInstance(m, service, id);
+      const before = toInstance(e);
+      Object.assign(e, patch);
+      await m.save(InstanceEntity, e);
+      const after = toInstance(e);
+      return { result: after, diff: { updated: { before, after } } };
+    });
+  }
+
+  deleteInstance(service: string, id: string, actor: string): Promise<void> {
+    return this.write(actor, `delete instance ${id} of ${service}`, async (m) => {
+      const e = await this.requireInstance(m, service, id);
+      await m.delete(InstanceEntity, { id });
+      return { result: undefined, diff: { deleted: { instance: toInstance(e) } } };
+    });
+  }
+
+  async heartbeat(service: string, id: string): Promise<InstanceRecord> {
+    const m = this.ds.manager;
+    const e = await this.requireInstance(m, service, id);
+    e.lastHeartbeat = this.clock();
+    await m.update(InstanceEntity, { id }, { lastHeartbeat: e.lastHeartbeat });
+    return toInstance(e);
+  }
+
+  // routes
+
+  async listRoutes(service?: string): Promise<RouteRuleRecord[]> {
+    const rows = await this.ds.getRepository(RouteRuleEntity).find({
+      where: service ? { service } : {},
+      order: { service: 'ASC', precedence: 'DESC', createdAt: 'ASC' },
+    });
+    return rows.map(toRoute);
+  }
+
+  async getRoute(id: string): Promise<RouteRuleRecord | null> {
+    const e = await this.ds.getRepository(RouteRuleEntity).findOneBy({ id });
+    return e ? toRoute(e) : null;
+  }
+
+  createRoute(rule: NewRouteRule, actor: string): Promise<RouteRuleRecord> {
+    return this.write(actor, `create route for ${rule.service}`, async (m) => {
+      await this.requireService(m, rule.service, 'service');
+      const id = rule.id ?? randomUUID();
+      if (await m.findOneBy(RouteRuleEntity, { id })) throw new AdminError('CONFLICT', `route '${id}' already exists`, [{ field: 'id', message: 'id is taken' }]);
+      const row = { ...rule, id, match: rule.match ?? null, policy: rule.policy ?? null, createdAt: this.clock() };
+      await m.insert(RouteRuleEntity, row);
+      const rec = toRoute(row as RouteRuleEntity);
+      return { result: rec, diff: { created: { route: rec } } };
+    });
+  }
+
+  replaceRoute(id: string, rule: Omit<RouteRuleRecord, 'id'>, actor: string): Promise<RouteRuleRecord> {
+    return this.write(actor, `replace route ${id}`, async (m) => {
+      const e = await m.findOneBy(RouteRuleEntity, { id });
+      if (!e) throw new AdminError('NOT_FOUND', `no route with id '${id}'`);
+      await this.requireService(m, rule.service, 'service');
+      const before = toRoute(e);
+      Object.assign(e, { ...rule, match: rule.match ?? null, policy: rule.policy ?? null });
+      await m.save(RouteRuleEntity, e);
+      const after = toRoute(e);
+      return { result: after, diff: { updated: { before, after } } };
+    });
+  }
+
+  deleteRoute(id: string, actor: string): Promise<void> {
+    return this.write(actor, `delete route ${id}`, async (m) => {
+      const e = await m.findOneBy(RouteRuleEntity, { id });
+      if (!e) throw new AdminError('NOT_FOUND', `no route with id '${id}'`);
+      await m.delete(RouteRuleEntity, { id });
+      return { result: undefined, diff: { deleted: { route: toRoute(e) } } };
+    });
+  }
+
+  replaceServiceRoutes(rules: Map<string, NewRouteRule[]>, actor: string): Promise<RouteRuleRecord[]> {
+    return this.write(actor, `replace routes of ${[...rules.keys()].join(', ')}`, async (m) => {
+      const out: RouteRuleRecord[] = [];
+      const before: RouteRuleRecord[] = [];
+      for (const [service, list] of rules) {
+        await this.requireService(m, service, 'service');
+        before.push(...(await m.findBy(RouteRuleEntity, { service })).map(toRoute));
+        await m.delete(RouteRuleEntity, { service });
+        let n = 0;
+        for (const r of list) {
+          const row = { ...r, id: r.id ?? randomUUID(), match: r.match ?? null, policy: r.policy ?? null, createdAt: this.clock() + n++ };
+          await m.insert(RouteRuleEntity, row);
+          out.push(toRoute(row as RouteRuleEntity));
+        }
+      }
+      return { result: out, diff: { replaced: { before, after: out } } };
+    });
+  }
+
+  // policies
+
+  async listPolicies(): Promise<PolicyRecord[]> {
+    return (await this.ds.getRepository(PolicyEntity).find({ order: { service: 'ASC' } })).map((p) => ({ service: p.service, spec: p.spec }));
+  }
+
+  async getPolicy(service: string): Promise<PolicyRecord | null> {
+    const e = await this.ds.getRepository(PolicyEntity).findOneBy({ service });
+    return e ? { service: e.service, spec: e.spec } : null;
+  }
+
+  putPolicy(service: string, spec: PolicySpec, actor: string): Promise<PolicyRecord> {
+    return this.write(actor, `set policy of ${service}`, async (m) => {
+      await this.requireService(m, service);
+      const prev = await m.findOneBy(PolicyEntity, { service });
+      await m.save(PolicyEntity, { service, spec, updatedAt: this.clock() });
+      return { result: { service, spec }, diff: { updated: { before: prev?.spec ?? null, after: spec } } };
+    });
+  }
+
+  deletePolicy(service: string, actor: string): Promise<void> {
+    return this.write(actor, `delete policy of ${service}`, async (m) => {
+      const prev = await m.findOneBy(PolicyEntity, { service });
+      if (!prev) throw new AdminError('NOT_FOUND', `service '${service}' has no policy`);
+      await m.delete(PolicyEntity, { service });
+      return { result: undefined, diff: { deleted: { policy: prev.spec } } };
+    });
+  }
+
+  async listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }> {
+    const [rows, total] = await this.ds.getRepository(RevisionEntity).findAndCount({ order: { id: 'DESC' }, skip: offset, take: limit });
+    return { total, items: rows.map((r) => ({ id: r.id, at: Number(r.at), actor: r.actor, summary: r.summary, diff: r.diff })) };
+  }
+
+  private async requireService(m: EntityManager, name: string, field?: string): Promise<ServiceEntity> {
+    const e = await m.findOneBy(ServiceEntity, { name });
+    if (!e) {
+      // As a referenced field (a rule's destination) this is a 422; as a path segment, a 404.
+      if (field) throw new AdminError('INVALID', `no service named '${name}'`, [{ field, message: `${field} '${name}' is not a registered service` }]);
+      throw new AdminError('NOT_FOUND', `no service named '${name}'`);
+    }
+    return e;
+  }
+
+  private async requireInstance(m: EntityManager, service: string, id: string): Promise<InstanceEntity> {
+    await this.requireService(m, service);
+    const e = await m.findOneBy(InstanceEntity, { service, id });
+    if (!e) throw new AdminError('NOT_FOUND', `service '${service}' has no instance with id '${id}'`);
+    return e;
+  }
+}

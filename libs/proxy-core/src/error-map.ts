@@ -1,0 +1,45 @@
+import type { ServerResponse } from 'node:http';
+import type { MesherErrorCode } from '@mesher/contracts';
+
+/** One status per code; a new code fails to compile until it is given one here. */
+export const ERROR_STATUS: { readonly [K in MesherErrorCode]: number } = {
+  SERVICE_NOT_FOUND: 404,
+  NO_HEALTHY_INSTANCE: 503,
+  UPSTREAM_UNAVAILABLE: 502,
+  UPSTREAM_TIMEOUT: 504,
+  CIRCUIT_OPEN: 503,
+  RATE_LIMITED: 429,
+  FAULT_INJECTED: 503, // default only: the fault's configured status wins
+  BAD_REQUEST: 400,
+  LOOP_DETECTED: 508,
+  APP_UNAVAILABLE: 502,
+  DRAINING: 503,
+};
+
+/**
+ * Answers a failure Mesher produced itself: JSON {code, message} plus `x-mesher-error`.
+ * Safe to call at any point: if headers already went out, the only honest signal left is to cut the
+ * connection so the client sees a truncated body rather than a silently short one.
+ */
+export function writeMesherError(
+  res: ServerResponse,
+  code: MesherErrorCode,
+  message: string,
+  status: number = ERROR_STATUS[code],
+  extraHeaders?: Record<string, string>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (res.destroyed || res.writableEnded) return;
+  const body = JSON.stringify({ code, message });
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-mesher-error': code,
+    ...extraHeaders,
+  };
+  res.writeHead(status, headers);
+  res.end(body);
+}

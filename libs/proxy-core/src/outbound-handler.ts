@@ -1,0 +1,293 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
+import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome } from '@mesher/policies';
+import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
+import { Exchange, type RequestObserver } from './exchange';
+import { appendForwardedFor, stripHopByHop } from './forward-headers';
+import { relayResponse } from './relay';
+import { parseRequestTarget } from './request-target';
+import type { RuntimeTable, ServiceRuntime } from './service-runtime';
+import type { AttemptHandle, UpstreamTransport } from './upstream-transport';
+
+export interface OutboundOptions {
+  holder: SnapshotHolder;
+  runtimes: RuntimeTable;
+  transport: UpstreamTransport;
+  /** This sidecar's own service name, sent as x-mesher-source; null when it fronts no named app. */
+  serviceName: string | null;
+  /** Via token (RFC 9110 7.6.3) naming this Mesher, also used to detect loops. */
+  via: string;
+  observer?: RequestObserver;
+  now?: () => number;
+  random?: () => number;
+}
+
+interface Flight {
+  ex: Exchange;
+  rt: ServiceRuntime;
+  entry: ServiceEntry;
+  policy: PolicySpec;
+  candidates: readonly InstanceRecord[];
+  tried: Set<string>;
+  hasBody: boolean;
+  handle: AttemptHandle | null;
+  deadline: number;
+  overallTimer: NodeJS.Timeout | null;
+  sessionKey: string | undefined;
+  finished: boolean;
+}
+
+/**
+ * The outbound data path as ordered passes: target -> service -> route -> rate limit -> fault ->
+ * breaker -> headers -> attempts (balance, forward, retry). Reads only the current snapshot.
+ */
+export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const now = o.now ?? Date.now;
+  const random = o.random ?? Math.random;
+  const loopToken = o.via.split(' ').pop() ?? o.via;
+
+  return function handleOutbound(req, res) {
+    const ex = new Exchange('outbound', req, res, o.observer, now());
+    const incomingId = req.headers['x-request-id'];
+    ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
+    ex.source = o.serviceName ?? 'unknown';
+    let flight: Flight | null = null;
+    res.once('close', () => {
+      if (flight) endFlight(flight);
+      ex.complete();
+    });
+
+    // pass: target
+    const target = parseRequestTarget(req.url, req.headers.host);
+    if (!target) {
+      ex.path = req.url ?? '';
+      return ex.fail('BAD_REQUEST', 'request has no usable target: send absolute-form (http://service/path) or a Host header naming a service');
+    }
+    ex.path = target.path;
+    ex.destination = target.service;
+    const via = req.headers.via;
+    if (typeof via === 'string' && via.includes(loopToken)) {
+      return ex.fail('LOOP_DETECTED', `request to '${target.service}' already passed through this Mesher (${loopToken})`);
+    }
+
+    // pass: service
+    const snapshot = o.holder.current;
+    const entry = snapshot.services.get(target.service);
+    const rt = entry && o.runtimes.get(target.service);
+    if (!entry || !rt) return ex.fail('SERVICE_NOT_FOUND', `no service named '${target.service}' is registered`);
+
+    // pass: route
+    const decision = decideRoute(
+      entry,
+      { source: o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers },
+      random,
+    );
+    ex.route = decision.route ? decision.route.id : null;
+    const policy = rt.policyFor(decision.route);
+    const t = now();
+
+    // pass: rate limit (service, then per source)
+    if (rt.limiter) {
+      const r = rt.limiter.take(t);
+      if (!r.ok) {
+        o.observer?.onRateLimited?.(entry.name, 'service');
+        return ex.fail('RATE_LIMITED', `rate limit for '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
+      }
+    }
+    if (rt.perSource) {
+      const r = rt.perSource.take(ex.source, t);
+      if (!r.ok) {
+        o.observer?.onRateLimited?.(entry.name, 'source');
+        return ex.fail('RATE_LIMITED', `rate limit for '${ex.source}' calling '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
+      }
+    }
+
+    // pass: fault injection
+    const fault = decideFault(policy.fault, req.headers, random);
+    if (fault.abortStatus !== null) {
+      o.observer?.onFault?.(entry.name, 'abort');
+      return ex.fail('FAULT_INJECTED', `fault injected by policy of '${entry.name}'`, fault.abortStatus);
+    }
+
+    // pass: circuit breaker
+    let probe = false;
+    if (rt.breaker) {
+      const verdict = rt.breaker.acquire(t);
+      if (verdict === 'reject') return ex.fail('CIRCUIT_OPEN', `circuit for '${entry.name}' is open`);
+      probe = verdict === 'probe';
+      const breaker = rt.breaker;
+      ex.finally((ok) => {
+        if (ok) breaker.onSuccess(now(), probe);
+        else breaker.onFailure(now(), probe);
+      });
+    }
+
+    // pass: headers (once; every attempt sends the same ones)
+    const hasBody = requestHasBody(req);
+    const headers = stripHopByHop(req.headers);
+    headers.host = target.authority;
+    headers['x-forwarded-for'] = appendForwardedFor(undefined, req.socket.remoteAddress ?? '');
+    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-host'] = target.authority;
+    if (target.port) headers['x-forwarded-port'] = target.port;
+    else delete headers['x-forwarded-port'];
+    delete headers.forwarded;
+    headers['x-request-id'] = ex.requestId;
+    if (o.serviceName) headers['x-mesher-source'] = o.serviceName;
+    else delete headers['x-mesher-source'];
+    headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
+    req.headers = headers;
+    req.url = target.path;
+
+    const requestMs = policy.timeout?.requestMs ?? 0;
+    flight = {
+      ex,
+      rt,
+      entry,
+      policy,
+      candidates: decision.candidates,
+      tried: new Set(),
+      hasBody,
+      handle: null,
+      deadline: requestMs > 0 ? t + requestMs : Infinity,
+      overallTimer: null,
+      sessionKey: sessionKeyOf(policy, req),
+      finished: false,
+    };
+    rt.budget.recordRequest(t);
+    if (requestMs > 0) {
+      const f = flight;
+      f.overallTimer = setTimeout(() => {
+        if (f.finished) return;
+        endFlight(f);
+        ex.fail('UPSTREAM_TIMEOUT', `'${entry.name}' did not answer within ${requestMs} ms`);
+      }, requestMs);
+    }
+    if (fault.delayMs > 0) {
+      o.observer?.onFault?.(entry.name, 'delay');
+      const f = flight;
+      setTimeout(() => {
+        if (!f.finished && !res.destroyed) attempt(f);
+      }, fault.delayMs);
+    } else attempt(flight);
+  };
+
+  function endFlight(f: Flight): void {
+    if (f.finished) return;
+    f.finished = true;
+    if (f.overallTimer) clearTimeout(f.overallTimer);
+    f.handle?.abort();
+  }
+
+  function attempt(f: Flight): void {
+    const { ex, rt, entry } = f;
+    const t = now();
+    let pool = f.candidates;
+    if (rt.outlier && pool.length > 0) {
+      const outlier = rt.outlier;
+      const healthy = pool.filter((i) => !outlier.isEjected(i.id, t));
+      pool = healthy;
+    }
+    if (f.tried.size > 0 && pool.length > 1) {
+      // Retry on another instance first.
+      const untried = pool.filter((i) => !f.tried.has(i.id));
+      if (untried.length > 0) pool = untried;
+    }
+    const ctx = { now: t, random, sessionKey: f.sessionKey };
+    const inst = rt.balancer.pick(pool, ctx);
+    if (!inst) {
+      endFlight(f);
+      return ex.fail('NO_HEALTHY_INSTANCE', noInstanceMessage(entry, f.candidates.length > 0));
+    }
+    ex.attempts++;
+    ex.instance = inst;
+    f.tried.add(inst.id);
+    rt.load.begin(inst.id);
+    const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
+    let settled = false;
+    const settle = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      const t2 = now();
+      rt.load.end(inst.id, t2 - t, t2);
+      rt.outlier?.onResult(inst.id, ok, t2, entry.allInstances.length);
+      rt.balancer.reportResult?.(inst.id, ok, ctx);
+    };
+    ex.finally(() => settle(false)); // request ended with the attempt in flight (client gone)
+    f.handle = o.transport.attempt(ex.req, ex.res, inst.endpoint, perTry, {
+      onResponse(upRes) {
+        const status = upRes.statusCode ?? 502;
+        settle(status < 500);
+        if (status >= 500 && retryAllowed(f, { kind: 'status', status })) {
+          upRes.resume();
+          return retry(f);
+        }
+        f.finished = true;
+        if (f.overallTimer) clearTimeout(f.overallTimer);
+        relayResponse(ex, upRes, o.via);
+      },
+      onFailure(kind, err) {
+        settle(false);
+        if (f.finished) return;
+        if (retryAllowed(f, { kind })) return retry(f);
+        endFlight(f);
+        if (kind === 'timeout') {
+          ex.fail('UPSTREAM_TIMEOUT', `instance ${inst.endpoint} of '${entry.name}' did not answer within ${Math.round(perTry)} ms`);
+        } else {
+          ex.fail('UPSTREAM_UNAVAILABLE', `instance ${inst.endpoint} of '${entry.name}' failed: ${kind} (${err.message})`);
+        }
+      },
+    });
+  }
+
+  function retryAllowed(f: Flight, outcome: AttemptOutcome): boolean {
+    const spec = f.policy.retry;
+    if (!spec || f.ex.attempts >= spec.attempts || f.hasBody) return false;
+    if (!isRetryableRequest(spec, f.ex.req.method ?? 'GET', false) || !isRetryableOutcome(spec, outcome)) return false;
+    const t = now();
+    if (t >= f.deadline || f.ex.res.destroyed) return false;
+    return f.rt.budget.tryWithdraw(t);
+  }
+
+  function retry(f: Flight): void {
+    o.observer?.onRetry?.(f.entry.name);
+    const delay = backoffMs(f.policy.retry!, f.ex.attempts, random);
+    f.handle = null;
+    setTimeout(() => {
+      if (!f.finished && !f.ex.res.destroyed) attempt(f);
+    }, delay);
+  }
+}
+
+function retryAfter(ms: number): Record<string, string> {
+  return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+function requestHasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  if (len !== undefined) return len !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+function sessionKeyOf(policy: PolicySpec, req: IncomingMessage): string | undefined {
+  const lb = policy.loadBalancer;
+  if (!lb || lb.strategy !== 'SessionSticky') return undefined;
+  if (lb.sessionHeader) {
+    const v = req.headers[lb.sessionHeader.toLowerCase()];
+    if (typeof v === 'string' && v) return v;
+  }
+  if (lb.sessionCookie && req.headers.cookie) {
+    for (const part of req.headers.cookie.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0 && part.slice(0, eq).trim() === lb.sessionCookie) return part.slice(eq + 1).trim();
+    }
+  }
+  return undefined;
+}
+
+function noInstanceMessage(entry: ServiceEntry, hadCandidates: boolean): string {
+  if (entry.allInstances.length === 0) return `service '${entry.name}' has no instances`;
+  if (hadCandidates) return `every instance of '${entry.name}' is ejected after failures`;
+  return `no instance of '${entry.name}' is UP (of ${entry.allInstances.length} registered)`;
+}

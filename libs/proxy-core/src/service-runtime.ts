@@ -1,0 +1,104 @@
+import type { PolicySpec } from '@mesher/contracts';
+import {
+  CircuitBreaker,
+  createBalancer,
+  DEFAULT_POLICY,
+  KeyedRateLimiter,
+  LoadTracker,
+  mergePolicy,
+  OutlierDetector,
+  RetryBudget,
+  TokenBucket,
+  type Balancer,
+} from '@mesher/policies';
+import type { CompiledRoute, RegistrySnapshot, ServiceEntry } from '@mesher/registry';
+
+/**
+ * Per-service data-plane state (balancer position, breaker window, ejections, token buckets).
+ * It outlives snapshots: a swap reconfigures it in place when the policy changed, so a config
+ * change does not reset an open breaker or hand out a fresh burst of tokens.
+ */
+export class ServiceRuntime {
+  policy: PolicySpec = DEFAULT_POLICY;
+  private policyKey = '';
+  balancer!: Balancer;
+  readonly load = new LoadTracker();
+  breaker: CircuitBreaker | null = null;
+  outlier: OutlierDetector | null = null;
+  limiter: TokenBucket | null = null;
+  perSource: KeyedRateLimiter | null = null;
+  budget: RetryBudget = new RetryBudget();
+  private readonly routePolicies = new WeakMap<CompiledRoute, PolicySpec>();
+
+  constructor(readonly name: string, entry: ServiceEntry, now: number) {
+    this.update(entry, now);
+  }
+
+  update(entry: ServiceEntry, now: number): void {
+    const policy = mergePolicy(DEFAULT_POLICY, entry.policy);
+    const key = JSON.stringify(policy);
+    if (key !== this.policyKey) {
+      const prev = this.policy;
+      this.policy = policy;
+      this.policyKey = key;
+      if (!this.balancer || JSON.stringify(prev.loadBalancer) !== JSON.stringify(policy.loadBalancer)) {
+        this.balancer = createBalancer(policy.loadBalancer, this.load);
+      }
+      this.breaker = reconfigure(this.breaker, policy.circuitBreaker, (s) => new CircuitBreaker(s));
+      this.outlier = reconfigure(this.outlier, policy.outlier, (s) => new OutlierDetector(s));
+      const rl = policy.rateLimit;
+      const rlKey = JSON.stringify(rl ?? null);
+      if (rlKey !== JSON.stringify(prev.rateLimit ?? null) || (rl && !this.limiter && !this.perSource)) {
+        this.limiter = rl?.requestsPerSecond ? new TokenBucket(rl.requestsPerSecond, rl.burst ?? rl.requestsPerSecond, now) : null;
+        this.perSource = rl?.perSourceRequestsPerSecond
+          ? new KeyedRateLimiter(rl.perSourceRequestsPerSecond, rl.burst ?? rl.perSourceRequestsPerSecond)
+          : null;
+      }
+      const r = policy.retry;
+      this.budget = new RetryBudget(r?.budgetRatio, r?.budgetMinPerSecond);
+    }
+    const ids = new Set(entry.allInstances.map((i) => i.id));
+    this.load.retain(ids);
+    this.outlier?.retain(ids);
+  }
+
+  /** Service policy with the matched route's overrides on top (cached per compiled route). */
+  policyFor(route: CompiledRoute | null): PolicySpec {
+    if (!route || !route.policy) return this.policy;
+    let p = this.routePolicies.get(route);
+    if (!p) {
+      p = mergePolicy(this.policy, route.policy);
+      this.routePolicies.set(route, p);
+    }
+    return p;
+  }
+}
+
+function reconfigure<T extends { update(spec: S): void }, S>(cur: T | null, spec: S | undefined, make: (s: S) => T): T | null {
+  if (!spec) return null;
+  if (!cur) return make(spec);
+  cur.update(spec);
+  return cur;
+}
+
+/** All service runtimes, kept in step with the current snapshot. */
+export class RuntimeTable {
+  private readonly table = new Map<string, ServiceRuntime>();
+
+  sync(snapshot: RegistrySnapshot, now: number): void {
+    for (const name of this.table.keys()) if (!snapshot.services.has(name)) this.table.delete(name);
+    for (const [name, entry] of snapshot.services) {
+      const rt = this.table.get(name);
+      if (rt) rt.update(entry, now);
+      else this.table.set(name, new ServiceRuntime(name, entry, now));
+    }
+  }
+
+  get(name: string): ServiceRuntime | undefined {
+    return this.table.get(name);
+  }
+
+  entries(): IterableIterator<[string, ServiceRuntime]> {
+    return this.table.entries();
+  }
+}
