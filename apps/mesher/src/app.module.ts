@@ -18,6 +18,8 @@ import { HealthController } from './health/health.controller';
 import { ObservabilityService } from './observability/observability.service';
 import { ProxyService } from './proxy/proxy.service';
 import { RegistryService } from './registry/registry.service';
+import { AppHealthService } from './sidecar/app-health.service';
+import { RegistrationService } from './sidecar/registration.service';
 import { MESHER_CONFIG, REGISTRY_STORE } from './tokens';
 
 @Module({})
@@ -44,6 +46,8 @@ export class AppModule {
         ServicesService,
         RoutesService,
         PoliciesService,
+        RegistrationService,
+        AppHealthService,
       ],
     };
   }

@@ -7,7 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import type { MesherConfig } from './config/config.schema';
 import { ProxyService } from './proxy/proxy.service';
+import { AppHealthService } from './sidecar/app-health.service';
+import { RegistrationService } from './sidecar/registration.service';
 import { REGISTRY_STORE } from './tokens';
+
+/** How long a DRAINING status takes to reach consumers (they poll the shared store every 250 ms). */
+const DRAIN_PROPAGATION_MS = 1000;
 import type { RegistryStore } from '@mesher/persistence';
 import { MESHER_VERSION } from './version';
 
@@ -54,6 +59,9 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   const { outbound, inbound } = await proxySvc.start();
   await app.listen(cfg.adminPort, cfg.adminAddress);
   const admin = app.getHttpServer().address() as AddressInfo;
+  const registration = app.get(RegistrationService);
+  const appHealth = app.get(AppHealthService);
+  if (inbound) await registration.start(inbound.address, inbound.port, await appHealth.start());
   let stopping: Promise<void> | null = null;
   return {
     app,
@@ -62,7 +70,15 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
     inbound,
     stop() {
       stopping ??= (async () => {
+        appHealth.stop();
+        if (inbound) {
+          // Consumers stop picking a DRAINING instance once they see it (shared store: within a poll);
+          // keep serving normally until then, so no request meets a closed port.
+          await registration.setStatus('DRAINING').catch(() => undefined);
+          await new Promise((r) => setTimeout(r, Math.min(DRAIN_PROPAGATION_MS, cfg.drainTimeoutMs)));
+        }
         await proxySvc.stop(cfg.drainTimeoutMs);
+        await registration.deregister();
         await app.close();
         await app.get<RegistryStore>(REGISTRY_STORE).close();
       })();

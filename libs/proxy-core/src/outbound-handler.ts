@@ -18,6 +18,8 @@ export interface OutboundOptions {
   serviceName: string | null;
   /** Via token (RFC 9110 7.6.3) naming this Mesher, also used to detect loops. */
   via: string;
+  /** Sent as x-mesher-token to instances registered by a sidecar (never to plain upstreams). */
+  meshSecret?: string | null;
   observer?: RequestObserver;
   now?: () => number;
   random?: () => number;
@@ -203,6 +205,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     ex.attempts++;
     ex.instance = inst;
     f.tried.add(inst.id);
+    if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) ex.req.headers['x-mesher-token'] = o.meshSecret;
+    else delete ex.req.headers['x-mesher-token'];
     rt.load.begin(inst.id);
     const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
     let settled = false;

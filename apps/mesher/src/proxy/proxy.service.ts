@@ -51,6 +51,7 @@ export class ProxyService {
         transport: this.transport,
         serviceName: this.cfg.serviceName,
         via: this.via,
+        meshSecret: this.cfg.meshSecret,
         observer: this.observer,
       }),
     );
