@@ -1,0 +1,5 @@
+export * from './latency-histogram';
+export * from './traffic-stats';
+export * from './trace-context';
+export * from './mesher-metrics';
+export * from './access-log';
