@@ -1,7 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { openDataSource, SqliteRegistryStore, type RegistryStore } from '@mesher/persistence';
+import { openDataSource, SqliteRegistryStore, TrafficHistoryStore, type RegistryStore } from '@mesher/persistence';
+import type { DataSource } from 'typeorm';
 import { SnapshotHolder } from '@mesher/registry';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { AdminErrorFilter } from './admin/admin-error.filter';
@@ -15,12 +16,15 @@ import { ServicesService } from './admin/services.service';
 import { createValidationPipe } from './admin/validation.pipe';
 import type { MesherConfig } from './config/config.schema';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './observability/metrics.controller';
 import { ObservabilityService } from './observability/observability.service';
+import { TrafficController } from './observability/traffic.controller';
 import { ProxyService } from './proxy/proxy.service';
 import { RegistryService } from './registry/registry.service';
 import { AppHealthService } from './sidecar/app-health.service';
 import { RegistrationService } from './sidecar/registration.service';
-import { MESHER_CONFIG, REGISTRY_STORE } from './tokens';
+import { TrafficHistoryService } from './observability/traffic-history.service';
+import { MESHER_CONFIG, REGISTRY_STORE, SQLITE_DATA_SOURCE, TRAFFIC_HISTORY } from './tokens';
 
 @Module({})
 export class AppModule {
@@ -28,13 +32,18 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule],
-      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController],
       providers: [
         { provide: MESHER_CONFIG, useValue: cfg },
+        // The local SQLite file: the registry (or its cache under etcd) and the traffic history.
+        { provide: SQLITE_DATA_SOURCE, useFactory: () => openDataSource(cfg.dataDir) },
         {
           provide: REGISTRY_STORE,
-          useFactory: async (): Promise<RegistryStore> => new SqliteRegistryStore(await openDataSource(cfg.dataDir)),
+          useFactory: (ds: DataSource): RegistryStore => new SqliteRegistryStore(ds),
+          inject: [SQLITE_DATA_SOURCE],
         },
+        { provide: TRAFFIC_HISTORY, useFactory: (ds: DataSource) => new TrafficHistoryStore(ds), inject: [SQLITE_DATA_SOURCE] },
+        TrafficHistoryService,
         { provide: SnapshotHolder, useValue: new SnapshotHolder() },
         // Registered in the module (not in main.ts) so every test app gets the same validation and errors.
         { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -39,7 +39,8 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   Logger.overrideLogger(LEVELS[cfg.logLevel]);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(cfg),
-    new FastifyAdapter({ bodyLimit: 1024 * 1024 }),
+    // forceCloseConnections: open SSE streams must not hold up shutdown.
+    new FastifyAdapter({ bodyLimit: 1024 * 1024, forceCloseConnections: true }),
     { logger: LEVELS[cfg.logLevel], abortOnError: false },
   );
   // ServiceComb routeRule files arrive as YAML; the controller parses them.

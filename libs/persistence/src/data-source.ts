@@ -6,10 +6,12 @@ import { PolicyEntity } from './entities/policy.entity';
 import { RevisionEntity } from './entities/revision.entity';
 import { RouteRuleEntity } from './entities/route-rule.entity';
 import { ServiceEntity } from './entities/service.entity';
+import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
 import { Initial1764000000000 } from './migrations/1764000000000-initial.migration';
+import { TrafficRollup1764000000001 } from './migrations/1764000000001-traffic-rollup.migration';
 
-export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity];
-export const MIGRATIONS = [Initial1764000000000];
+export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity];
+export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001];
 
 export function dataSourceOptions(dataDir: string): DataSourceOptions {
   return {

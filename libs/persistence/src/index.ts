@@ -6,3 +6,5 @@ export * from './entities/instance.entity';
 export * from './entities/route-rule.entity';
 export * from './entities/policy.entity';
 export * from './entities/revision.entity';
+export * from './traffic-history.store';
+export * from './entities/traffic-rollup.entity';

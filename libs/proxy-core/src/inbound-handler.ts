@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { continueTrace, traceHeaders } from '@mesher/observability';
 import type { SnapshotHolder } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
+import { randomHex } from './outbound-handler';
 import type { RuntimeTable } from './service-runtime';
 import type { UpstreamTransport } from './upstream-transport';
 
@@ -80,6 +82,8 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     const headers = stripHopByHop(req.headers);
     headers['x-forwarded-for'] = appendForwardedFor(trusted ? req.headers['x-forwarded-for'] : undefined, req.socket.remoteAddress ?? '');
     headers['x-request-id'] = ex.requestId;
+    delete headers.b3;
+    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
     headers['x-mesher-source'] = ex.source;
     delete headers['x-mesher-token'];
     const via = req.headers.via;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { continueTrace, traceHeaders } from '@mesher/observability';
 import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
 import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome } from '@mesher/policies';
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
@@ -136,6 +137,9 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     else delete headers['x-forwarded-port'];
     delete headers.forwarded;
     headers['x-request-id'] = ex.requestId;
+    // This hop is a span of its own: same trace id, new span id, the caller's span as parent.
+    delete headers.b3;
+    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
     if (o.serviceName) headers['x-mesher-source'] = o.serviceName;
     else delete headers['x-mesher-source'];
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
@@ -263,6 +267,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     }, delay);
   }
 }
+
+export const randomHex = (n: number): string => randomBytes(n).toString('hex');
 
 function retryAfter(ms: number): Record<string, string> {
   return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) };

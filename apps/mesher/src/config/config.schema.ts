@@ -39,6 +39,7 @@ export interface MesherConfig {
   appHealthCheck: string | null;
   appHealthIntervalMs: number;
   meshSecret: string | null;
+  trafficRetentionMs: number;
   registry: 'sqlite' | 'etcd';
   etcdEndpoints: string[];
 }
@@ -68,6 +69,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'appHealthCheck', flag: '--app-health-check', env: ['MESHER_APP_HEALTH_CHECK'], type: 'string', default: null, help: "local app check: an HTTP path (e.g. /health) or 'tcp'" },
   { key: 'appHealthIntervalMs', flag: '--app-health-interval', env: ['MESHER_APP_HEALTH_INTERVAL'], type: 'duration', default: 2000, help: 'local app check interval' },
   { key: 'meshSecret', flag: '--mesh-secret', env: ['MESHER_MESH_SECRET'], type: 'string', default: null, help: 'shared secret that proves a caller is a Mesher (trust of x-mesher-source)', secret: true },
+  { key: 'trafficRetentionMs', flag: '--traffic-retention', env: ['MESHER_TRAFFIC_RETENTION'], type: 'duration', default: 86_400_000, help: 'how long per-minute traffic history is kept (e.g. 24h)' },
   { key: 'registry', flag: '--registry', env: ['MESHER_REGISTRY'], type: 'enum', default: 'sqlite', choices: ['sqlite', 'etcd'], help: 'registry store' },
   { key: 'etcdEndpoints', flag: '--etcd-endpoints', env: ['MESHER_ETCD_ENDPOINTS'], type: 'url-list', default: [], help: 'etcd endpoints, comma-separated' },
 ];

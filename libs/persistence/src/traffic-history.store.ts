@@ -1,0 +1,40 @@
+import { Between, LessThan, type DataSource } from 'typeorm';
+import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
+
+export interface TrafficRollupRecord {
+  minute: number;
+  source: string;
+  destination: string;
+  requests: number;
+  errors: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  sumMs: number;
+}
+
+/** Per-minute edge rollups in the local SQLite file: written in batches, read for charts, pruned by age. */
+export class TrafficHistoryStore {
+  constructor(private readonly ds: DataSource) {}
+
+  async append(rows: readonly TrafficRollupRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    // One transaction per batch; a re-drained minute (after a restart) replaces its row.
+    await this.ds.transaction(async (m) => {
+      for (let i = 0; i < rows.length; i += 200) await m.upsert(TrafficRollupEntity, rows.slice(i, i + 200) as TrafficRollupEntity[], ['minute', 'source', 'destination']);
+    });
+  }
+
+  async query(from: number, to: number, destination?: string): Promise<TrafficRollupRecord[]> {
+    return this.ds.getRepository(TrafficRollupEntity).find({
+      where: { minute: Between(from, to), ...(destination ? { destination } : {}) },
+      order: { minute: 'ASC', source: 'ASC' },
+    });
+  }
+
+  /** Deletes rollups older than `before`; returns how many. */
+  async prune(before: number): Promise<number> {
+    const r = await this.ds.getRepository(TrafficRollupEntity).delete({ minute: LessThan(before) });
+    return r.affected ?? 0;
+  }
+}
