@@ -16,6 +16,7 @@ import { ServicesService } from './admin/services.service';
 import { createValidationPipe } from './admin/validation.pipe';
 import type { MesherConfig } from './config/config.schema';
 import { HealthController } from './health/health.controller';
+import { ExplainController } from './observability/explain.controller';
 import { MetricsController } from './observability/metrics.controller';
 import { ObservabilityService } from './observability/observability.service';
 import { TrafficController } from './observability/traffic.controller';
@@ -32,7 +33,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule],
-      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController],
       providers: [
         { provide: MESHER_CONFIG, useValue: cfg },
         // The local SQLite file: the registry (or its cache under etcd) and the traffic history.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceRecord, MesherErrorCode } from '@mesher/contracts';
 import { ERROR_STATUS, writeMesherError } from './error-map';
+import type { Explanation } from './explain';
 
 export type Direction = 'outbound' | 'inbound';
 
@@ -25,7 +26,7 @@ export interface CompletedExchange {
 export interface RequestObserver {
   onComplete(e: CompletedExchange): void;
   onRetry?(destination: string): void;
-  onRateLimited?(destination: string, scope: 'service' | 'source'): void;
+  onRateLimited?(destination: string, scope: 'service' | 'source' | 'route'): void;
   onFault?(destination: string, kind: 'delay' | 'abort'): void;
 }
 
@@ -41,6 +42,8 @@ export class Exchange {
   bytes = 0;
   code: MesherErrorCode | null = null;
   completed = false;
+  /** Set when the caller asked for a decision explanation. */
+  explain: Explanation | null = null;
   /** Status of a Mesher-produced error, reported even when the client left before it was sent. */
   errorStatus = 0;
   readonly startedAt: number;
@@ -66,6 +69,10 @@ export class Exchange {
   fail(code: MesherErrorCode, message: string, status: number = ERROR_STATUS[code], headers?: Record<string, string>): void {
     this.code = code;
     this.errorStatus = status;
+    if (this.explain) {
+      this.explain.outcome = { status, code };
+      headers = { ...headers, 'x-mesher-explain': JSON.stringify(this.explain) };
+    }
     writeMesherError(this.res, code, message, status, headers);
   }
 

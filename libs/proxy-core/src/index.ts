@@ -7,3 +7,5 @@ export * from './service-runtime';
 export * from './outbound-handler';
 export * from './inbound-handler';
 export * from './proxy-server';
+export * from './explain';
+export * from './active-health-checker';

@@ -5,6 +5,7 @@ import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
 import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome } from '@mesher/policies';
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
+import { startExplanation, type ExplainLog } from './explain';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
 import { parseRequestTarget } from './request-target';
@@ -22,6 +23,8 @@ export interface OutboundOptions {
   /** Sent as x-mesher-token to instances registered by a sidecar (never to plain upstreams). */
   meshSecret?: string | null;
   observer?: RequestObserver;
+  /** Decision explainer: who may ask (x-mesher-explain: 1) and where explanations are kept. */
+  explain?: { allowed(req: IncomingMessage): boolean; log: ExplainLog };
   now?: () => number;
   random?: () => number;
 }
@@ -81,14 +84,20 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     if (!entry || !rt) return ex.fail('SERVICE_NOT_FOUND', `no service named '${target.service}' is registered`);
 
     // pass: route
-    const decision = decideRoute(
-      entry,
-      { source: o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers },
-      random,
-    );
+    const routeReq = { source: o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers };
+    const decision = decideRoute(entry, routeReq, random);
     ex.route = decision.route ? decision.route.id : null;
     const policy = rt.policyFor(decision.route);
     const t = now();
+    const explain =
+      o.explain && req.headers['x-mesher-explain'] === '1' && o.explain.allowed(req)
+        ? startExplanation(ex.requestId, t, entry, routeReq, decision, policy)
+        : null;
+    if (explain) {
+      ex.explain = explain;
+      const log = o.explain!.log;
+      ex.finally(() => log.add(explain));
+    }
 
     // pass: rate limit (service, then per source)
     if (rt.limiter) {
@@ -105,9 +114,19 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
         return ex.fail('RATE_LIMITED', `rate limit for '${ex.source}' calling '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
       }
     }
+    const routeLimiter = rt.routeLimiter(decision.route, t);
+    if (routeLimiter) {
+      const r = routeLimiter.take(t);
+      if (!r.ok) {
+        o.observer?.onRateLimited?.(entry.name, 'route');
+        return ex.fail('RATE_LIMITED', `rate limit of route '${decision.route!.id}' to '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
+      }
+    }
+    if (explain) explain.policies.rateLimit = rt.limiter || rt.perSource || routeLimiter ? 'admitted' : 'not limited';
 
     // pass: fault injection
     const fault = decideFault(policy.fault, req.headers, random);
+    if (explain) explain.policies.fault = fault.abortStatus !== null ? `abort ${fault.abortStatus}` : fault.delayMs > 0 ? `delay ${fault.delayMs} ms` : 'none';
     if (fault.abortStatus !== null) {
       o.observer?.onFault?.(entry.name, 'abort');
       return ex.fail('FAULT_INJECTED', `fault injected by policy of '${entry.name}'`, fault.abortStatus);
@@ -117,6 +136,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     let probe = false;
     if (rt.breaker) {
       const verdict = rt.breaker.acquire(t);
+      if (explain) explain.policies.breaker = verdict === 'reject' ? 'open' : verdict === 'probe' ? 'half-open (probe)' : 'closed';
       if (verdict === 'reject') return ex.fail('CIRCUIT_OPEN', `circuit for '${entry.name}' is open`);
       probe = verdict === 'probe';
       const breaker = rt.breaker;
@@ -190,10 +210,11 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     const { ex, rt, entry } = f;
     const t = now();
     let pool = f.candidates;
-    if (rt.outlier && pool.length > 0) {
-      const outlier = rt.outlier;
-      const healthy = pool.filter((i) => !outlier.isEjected(i.id, t));
-      pool = healthy;
+    const outlier = rt.outlier;
+    const unhealthy = rt.unhealthy;
+    if ((outlier || (unhealthy && unhealthy.size > 0)) && pool.length > 0) {
+      // Ejected (passive) and failing active checks: the same instance state, skipped alike.
+      pool = pool.filter((i) => !(outlier && outlier.isEjected(i.id, t)) && !(unhealthy && unhealthy.has(i.id)));
     }
     if (f.tried.size > 0 && pool.length > 1) {
       // Retry on another instance first.
@@ -214,10 +235,11 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     rt.load.begin(inst.id);
     const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
     let settled = false;
-    const settle = (ok: boolean) => {
+    const settle = (ok: boolean, outcome = ok ? 'ok' : 'failed') => {
       if (settled) return;
       settled = true;
       const t2 = now();
+      ex.explain?.attempts.push({ instance: inst.id, endpoint: inst.endpoint, outcome, ms: t2 - t });
       rt.load.end(inst.id, t2 - t, t2);
       rt.outlier?.onResult(inst.id, ok, t2, entry.allInstances.length);
       rt.balancer.reportResult?.(inst.id, ok, ctx);
@@ -226,7 +248,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     f.handle = o.transport.attempt(ex.req, ex.res, inst.endpoint, perTry, {
       onResponse(upRes) {
         const status = upRes.statusCode ?? 502;
-        settle(status < 500);
+        settle(status < 500, String(status));
         if (status >= 500 && retryAllowed(f, { kind: 'status', status })) {
           upRes.resume();
           return retry(f);
@@ -236,7 +258,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
         relayResponse(ex, upRes, o.via);
       },
       onFailure(kind, err) {
-        settle(false);
+        settle(false, kind);
         if (f.finished) return;
         if (retryAllowed(f, { kind })) return retry(f);
         endFlight(f);

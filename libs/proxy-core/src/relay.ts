@@ -13,6 +13,10 @@ export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string)
   const prevVia = headers.via;
   headers.via = prevVia ? `${prevVia}, ${via}` : via;
   if (!headers['x-request-id']) headers['x-request-id'] = ex.requestId;
+  if (ex.explain) {
+    ex.explain.outcome = { status, code: null };
+    headers['x-mesher-explain'] = JSON.stringify(ex.explain);
+  }
   try {
     res.writeHead(status, upRes.statusMessage, headers);
   } catch {

@@ -12,6 +12,7 @@ import {
   type Balancer,
 } from '@mesher/policies';
 import type { CompiledRoute, RegistrySnapshot, ServiceEntry } from '@mesher/registry';
+import { ActiveHealthChecker } from './active-health-checker';
 
 /**
  * Per-service data-plane state (balancer position, breaker window, ejections, token buckets).
@@ -28,7 +29,10 @@ export class ServiceRuntime {
   limiter: TokenBucket | null = null;
   perSource: KeyedRateLimiter | null = null;
   budget: RetryBudget = new RetryBudget();
+  /** Instances failing active health checks (set by the table's checker). */
+  unhealthy: ReadonlySet<string> | undefined;
   private readonly routePolicies = new WeakMap<CompiledRoute, PolicySpec>();
+  private readonly routeLimiters = new Map<string, { key: string; bucket: TokenBucket }>();
 
   constructor(readonly name: string, entry: ServiceEntry, now: number) {
     this.update(entry, now);
@@ -60,6 +64,21 @@ export class ServiceRuntime {
     const ids = new Set(entry.allInstances.map((i) => i.id));
     this.load.retain(ids);
     this.outlier?.retain(ids);
+    const routeIds = new Set(entry.routes.map((r) => r.id));
+    for (const id of this.routeLimiters.keys()) if (!routeIds.has(id)) this.routeLimiters.delete(id);
+  }
+
+  /** A route's own token bucket (rateLimit in the rule's policy), kept across snapshots by rule id. */
+  routeLimiter(route: CompiledRoute | null, now: number): TokenBucket | null {
+    const rl = route?.policy?.rateLimit;
+    if (!route || !rl?.requestsPerSecond) return null;
+    const key = `${rl.requestsPerSecond}/${rl.burst ?? ''}`;
+    let l = this.routeLimiters.get(route.id);
+    if (!l || l.key !== key) {
+      l = { key, bucket: new TokenBucket(rl.requestsPerSecond, rl.burst ?? rl.requestsPerSecond, now) };
+      this.routeLimiters.set(route.id, l);
+    }
+    return l.bucket;
   }
 
   /** Service policy with the matched route's overrides on top (cached per compiled route). */
@@ -85,6 +104,8 @@ function reconfigure<T extends { update(spec: S): void }, S>(cur: T | null, spec
 export class RuntimeTable {
   private readonly table = new Map<string, ServiceRuntime>();
 
+  constructor(private readonly checker: ActiveHealthChecker = new ActiveHealthChecker()) {}
+
   sync(snapshot: RegistrySnapshot, now: number): void {
     for (const name of this.table.keys()) if (!snapshot.services.has(name)) this.table.delete(name);
     for (const [name, entry] of snapshot.services) {
@@ -92,6 +113,13 @@ export class RuntimeTable {
       if (rt) rt.update(entry, now);
       else this.table.set(name, new ServiceRuntime(name, entry, now));
     }
+    this.checker.sync(snapshot, (name) => this.table.get(name)?.policy.healthCheck);
+    for (const [name, rt] of this.table) rt.unhealthy = this.checker.unhealthy(name);
+  }
+
+  /** Stops active health checks. */
+  close(): void {
+    this.checker.close();
   }
 
   get(name: string): ServiceRuntime | undefined {

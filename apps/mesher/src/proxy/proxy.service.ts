@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import {
   createInboundHandler,
   createOutboundHandler,
+  ExplainLog,
   HttpProxyTransport,
   ProxyServer,
   RuntimeTable,
@@ -18,6 +19,7 @@ import { ObservabilityService } from '../observability/observability.service';
 export class ProxyService {
   private readonly log = new Logger('proxy');
   readonly runtimes = new RuntimeTable();
+  readonly explanations = new ExplainLog();
   readonly transport = new HttpProxyTransport();
   readonly nodeId: string;
   outbound: ProxyServer | null = null;
@@ -53,6 +55,7 @@ export class ProxyService {
         via: this.via,
         meshSecret: this.cfg.meshSecret,
         observer: this.observer,
+        explain: { allowed: (req) => this.explainAllowed(req.socket.remoteAddress), log: this.explanations },
       }),
     );
     const outbound = await this.outbound.listen(this.cfg.proxyPort, this.cfg.listenAddress);
@@ -77,10 +80,17 @@ export class ProxyService {
     return { outbound, inbound };
   }
 
+  private explainAllowed(addr: string | undefined): boolean {
+    if (this.cfg.explain === 'always') return true;
+    if (this.cfg.explain === 'off') return false;
+    return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
+  }
+
   /** Graceful: stop accepting, let in-flight requests finish up to the drain timeout. */
   async stop(drainMs: number): Promise<void> {
     await Promise.all([this.outbound?.close(drainMs), this.inbound?.close(drainMs)]);
     this.transport.close();
+    this.runtimes.close();
     this.log.log('data plane stopped');
   }
 }
