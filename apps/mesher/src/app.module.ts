@@ -15,6 +15,8 @@ import { ServicesController } from './admin/services.controller';
 import { ServicesService } from './admin/services.service';
 import { createValidationPipe } from './admin/validation.pipe';
 import type { MesherConfig } from './config/config.schema';
+import { ConfigController } from './config-as-code/config.controller';
+import { ConfigService } from './config-as-code/config.service';
 import { HealthController } from './health/health.controller';
 import { ExplainController } from './observability/explain.controller';
 import { MetricsController } from './observability/metrics.controller';
@@ -33,7 +35,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule],
-      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController, ConfigController],
       providers: [
         { provide: MESHER_CONFIG, useValue: cfg },
         // The local SQLite file: the registry (or its cache under etcd) and the traffic history.
@@ -56,6 +58,7 @@ export class AppModule {
         ServicesService,
         RoutesService,
         PoliciesService,
+        ConfigService,
         RegistrationService,
         AppHealthService,
       ],

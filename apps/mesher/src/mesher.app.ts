@@ -4,7 +4,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
+import * as fs from 'node:fs';
+import { AdminError } from '@mesher/contracts';
+import { parseYamlBody } from './admin/route-rule-yaml';
 import { AppModule } from './app.module';
+import { ConfigService } from './config-as-code/config.service';
 import type { MesherConfig } from './config/config.schema';
 import { ProxyService } from './proxy/proxy.service';
 import { AppHealthService } from './sidecar/app-health.service';
@@ -24,6 +28,22 @@ const LEVELS: Record<MesherConfig['logLevel'], LogLevel[]> = {
   error: ['error', 'fatal'],
   silent: [],
 };
+
+/** --config-file: the mesh kept in git, applied (all or nothing) before any listener opens. */
+async function applyMeshFile(config: ConfigService, file: string): Promise<void> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`--config-file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    await config.apply(parseYamlBody(text), 'config-file', { dryRun: false });
+  } catch (e) {
+    const errors = e instanceof AdminError && e.errors.length ? `\n${e.errors.map((x) => `  ${x.field}: ${x.message}`).join('\n')}` : '';
+    throw new Error(`--config-file ${file} is invalid: ${(e as Error).message.slice(0, 200)}${errors}`);
+  }
+}
 
 export interface RunningMesher {
   app: NestFastifyApplication;
@@ -56,6 +76,7 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   );
   SwaggerModule.setup('docs', app, docs, { jsonDocumentUrl: 'docs-json' });
   await app.init();
+  if (cfg.meshFile) await applyMeshFile(app.get(ConfigService), cfg.meshFile);
   const proxySvc = app.get(ProxyService);
   const { outbound, inbound } = await proxySvc.start();
   await app.listen(cfg.adminPort, cfg.adminAddress);

@@ -11,6 +11,9 @@ export const MESHER_ERROR_CODES = [
   'LOOP_DETECTED',
   'APP_UNAVAILABLE',
   'DRAINING',
+  'HEADERS_TOO_LARGE',
+  'URI_TOO_LONG',
+  'OVERLOADED',
 ] as const;
 
 export type MesherErrorCode = (typeof MESHER_ERROR_CODES)[number];

@@ -1,2 +1,3 @@
 export * from './error-codes';
 export * from './model';
+export * from './config-diff';

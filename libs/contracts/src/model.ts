@@ -173,3 +173,46 @@ export interface FieldError {
   field: string;
   message: string;
 }
+
+/** An instance registered by hand (not by a sidecar), as kept in a declarative configuration. */
+export type StaticInstance = Pick<InstanceRecord, 'id' | 'endpoint' | 'version' | 'labels' | 'weight' | 'status' | 'ttl'>;
+
+/**
+ * The whole declarative configuration: what `GET /v1/config` exports and `PUT /v1/config` applies.
+ * Sidecar-registered instances are runtime state, not configuration, and never appear here.
+ */
+export interface MeshConfig {
+  services: Array<ServiceRecord & { instances: StaticInstance[] }>;
+  routes: RouteRuleRecord[];
+  policies: Record<string, PolicySpec>;
+}
+
+/** Config as it stands in a registry state (sorted, so equal configs serialize equally). */
+export function configOf(state: Pick<RegistryState, 'services' | 'instances' | 'routes' | 'policies'>): MeshConfig {
+  const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return {
+    services: state.services
+      .slice()
+      .sort(byName)
+      .map((s) => ({
+        name: s.name,
+        app: s.app,
+        description: s.description,
+        instances: state.instances
+          .filter((i) => i.service === s.name && !i.registeredBy.startsWith('sidecar:'))
+          .sort(byId)
+          .map((i) => ({ id: i.id, endpoint: i.endpoint, version: i.version, labels: i.labels, weight: i.weight, status: i.status, ttl: i.ttl })),
+      })),
+    routes: state.routes
+      .slice()
+      .sort(byId)
+      .map((r) => ({ id: r.id, service: r.service, precedence: r.precedence, match: r.match ?? null, route: r.route, policy: r.policy ?? null })),
+    policies: Object.fromEntries(
+      state.policies
+        .slice()
+        .sort((a, b) => (a.service < b.service ? -1 : 1))
+        .map((p) => [p.service, p.spec]),
+    ),
+  };
+}

@@ -9,9 +9,10 @@ import { ServiceEntity } from './entities/service.entity';
 import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
 import { Initial1764000000000 } from './migrations/1764000000000-initial.migration';
 import { TrafficRollup1764000000001 } from './migrations/1764000000001-traffic-rollup.migration';
+import { RevisionConfig1764000000002 } from './migrations/1764000000002-revision-config.migration';
 
 export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity];
-export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001];
+export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002];
 
 export function dataSourceOptions(dataDir: string): DataSourceOptions {
   return {

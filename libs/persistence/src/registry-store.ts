@@ -1,5 +1,6 @@
 import type {
   InstanceRecord,
+  MeshConfig,
   InstanceStatus,
   PolicyRecord,
   PolicySpec,
@@ -29,6 +30,8 @@ export interface RevisionRecord {
   actor: string;
   summary: string;
   diff: unknown;
+  /** The whole configuration after this revision (null when not kept). */
+  config: MeshConfig | null;
 }
 
 /**
@@ -69,4 +72,10 @@ export interface RegistryStore {
   deletePolicy(service: string, actor: string): Promise<void>;
 
   listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }>;
+  getRevision(id: number): Promise<RevisionRecord | null>;
+  /**
+   * Makes the configuration exactly `config` (sidecar-registered instances are left alone), all or nothing,
+   * as one revision. Returns the new revision number, or null when nothing changed.
+   */
+  replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null>;
 }

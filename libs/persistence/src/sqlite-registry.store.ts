@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   AdminError,
+  configOf,
+  diffConfig,
   type InstanceRecord,
+  type MeshConfig,
   type PolicyRecord,
   type PolicySpec,
   type RegistryState,
@@ -38,6 +41,19 @@ const toRoute = (e: RouteRuleEntity): RouteRuleRecord => ({
   policy: e.policy ?? null,
 });
 
+const toRevision = (r: RevisionEntity): RevisionRecord => ({
+  id: r.id,
+  at: Number(r.at),
+  actor: r.actor,
+  summary: r.summary,
+  diff: r.diff,
+  config: r.config ?? null,
+});
+
+const flatInstances = (c: MeshConfig): InstanceRecord[] =>
+  c.services.flatMap((s) => s.instances.map((i) => ({ ...i, service: s.name, registeredBy: 'api', lastHeartbeat: 0 })));
+const policyList = (c: MeshConfig) => Object.entries(c.policies).map(([service, spec]) => ({ service, spec }));
+
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
 const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
 
@@ -49,28 +65,38 @@ export class SqliteRegistryStore implements RegistryStore {
   private async write<T>(actor: string, summary: string, fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown }>): Promise<T> {
     return this.ds.transaction(async (m) => {
       const { result, diff } = await fn(m);
-      if (!isAutomatic(actor)) {
-        await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff: diff ?? null }));
-      }
+      if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null);
       return result;
     });
   }
 
-  async loadState(): Promise<RegistryState> {
-    const [services, instances, routes, policies, rev] = await Promise.all([
-      this.ds.getRepository(ServiceEntity).find(),
-      this.ds.getRepository(InstanceEntity).find(),
-      this.ds.getRepository(RouteRuleEntity).find(),
-      this.ds.getRepository(PolicyEntity).find(),
-      this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`) as Promise<Array<{ r: number }>>,
+  private async recordRevision(m: EntityManager, actor: string, summary: string, diff: unknown): Promise<number> {
+    const config = configOf(await this.stateIn(m));
+    const row = await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff, config }));
+    return row.id;
+  }
+
+  private async stateIn(m: EntityManager): Promise<Omit<RegistryState, 'revision'>> {
+    const [services, instances, routes, policies] = await Promise.all([
+      m.find(ServiceEntity),
+      m.find(InstanceEntity),
+      m.find(RouteRuleEntity),
+      m.find(PolicyEntity),
     ]);
     return {
-      revision: Number(rev[0]?.r ?? 0),
       services: services.map(toService),
       instances: instances.map(toInstance),
       routes: routes.map(toRoute),
       policies: policies.map((p) => ({ service: p.service, spec: p.spec })),
     };
+  }
+
+  async loadState(): Promise<RegistryState> {
+    const [state, rev] = await Promise.all([
+      this.stateIn(this.ds.manager),
+      this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`) as Promise<Array<{ r: number }>>,
+    ]);
+    return { revision: Number(rev[0]?.r ?? 0), ...state };
   }
 
   async changeToken(): Promise<number> {
@@ -293,7 +319,40 @@ export class SqliteRegistryStore implements RegistryStore {
 
   async listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }> {
     const [rows, total] = await this.ds.getRepository(RevisionEntity).findAndCount({ order: { id: 'DESC' }, skip: offset, take: limit });
-    return { total, items: rows.map((r) => ({ id: r.id, at: Number(r.at), actor: r.actor, summary: r.summary, diff: r.diff })) };
+    return { total, items: rows.map(toRevision) };
+  }
+
+  async getRevision(id: number): Promise<RevisionRecord | null> {
+    const r = await this.ds.getRepository(RevisionEntity).findOneBy({ id });
+    return r ? toRevision(r) : null;
+  }
+
+  replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
+    return this.ds.transaction(async (m) => {
+      const before = configOf(await this.stateIn(m));
+      if (diffConfig(before, configOf({ ...config, instances: flatInstances(config), policies: policyList(config) })).length === 0) return null;
+      const wanted = new Set(config.services.map((s) => s.name));
+      const sidecarOwned = new Set((await m.find(InstanceEntity)).filter((i) => isAutomatic(i.registeredBy)).map((i) => i.service));
+      await m.clear(RouteRuleEntity);
+      await m.clear(PolicyEntity);
+      for (const inst of await m.find(InstanceEntity)) if (!isAutomatic(inst.registeredBy)) await m.delete(InstanceEntity, { id: inst.id });
+      // A service that sidecars still register into stays, whatever the document says.
+      for (const svc of await m.find(ServiceEntity)) if (!wanted.has(svc.name) && !sidecarOwned.has(svc.name)) await m.delete(ServiceEntity, { name: svc.name });
+      const now = this.clock();
+      for (const svc of config.services) {
+        await m.save(ServiceEntity, { name: svc.name, app: svc.app ?? null, description: svc.description ?? null, createdAt: now });
+        for (const i of svc.instances) {
+          const clash = await m.findOneBy(InstanceEntity, { id: i.id });
+          if (clash) throw new AdminError('CONFLICT', `instance id '${i.id}' is used by a sidecar of '${clash.service}'`, [{ field: `services.${svc.name}.instances.${i.id}`, message: 'id is taken' }]);
+          await m.insert(InstanceEntity, { ...i, service: svc.name, registeredBy: actor, lastHeartbeat: now, createdAt: now });
+        }
+      }
+      let n = 0;
+      for (const r of config.routes) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
+      for (const [service, spec] of Object.entries(config.policies)) await m.insert(PolicyEntity, { service, spec, updatedAt: now });
+      const after = configOf(await this.stateIn(m));
+      return this.recordRevision(m, actor, summary, diffConfig(before, after));
+    });
   }
 
   private async requireService(m: EntityManager, name: string, field?: string): Promise<ServiceEntity> {

@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { versionOf } from '../config-as-code/config.service';
 import { actorOf } from './actor';
 import { RoutesService } from './routes.service';
 
@@ -31,19 +32,21 @@ export class RoutesController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.routes.get(id);
+  async get(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const rule = await this.routes.get(id);
+    reply.header('etag', `"${versionOf(rule)}"`);
+    return rule;
   }
 
   @Put(':id')
   @ApiBody({ schema: { type: 'object', example: RULE_EXAMPLE } })
-  replace(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest) {
-    return this.routes.replace(id, body, actorOf(req));
+  replace(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest, @Headers('if-match') ifMatch?: string) {
+    return this.routes.replace(id, body, actorOf(req), ifMatch);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  remove(@Param('id') id: string, @Req() req: FastifyRequest) {
-    return this.routes.remove(id, actorOf(req));
+  remove(@Param('id') id: string, @Req() req: FastifyRequest, @Headers('if-match') ifMatch?: string) {
+    return this.routes.remove(id, actorOf(req), ifMatch);
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AdminError, type RouteRuleRecord } from '@mesher/contracts';
 import type { NewRouteRule } from '@mesher/persistence';
 import { validateRouteRule } from '@mesher/registry';
+import { checkIfMatch } from '../config-as-code/config.service';
 import { RegistryService } from '../registry/registry.service';
 
 /** Route rules: validated whole before anything is stored, then the snapshot is rebuilt. */
@@ -26,14 +27,16 @@ export class RoutesService {
     return out;
   }
 
-  async replace(id: string, body: unknown, actor: string): Promise<RouteRuleRecord> {
+  async replace(id: string, body: unknown, actor: string, ifMatch?: string): Promise<RouteRuleRecord> {
     const rule = toRule(body);
+    if (ifMatch) checkIfMatch(ifMatch, await this.get(id), `route '${id}'`);
     const out = await this.registry.store.replaceRoute(id, rule, actor);
     await this.registry.refresh();
     return out;
   }
 
-  async remove(id: string, actor: string): Promise<void> {
+  async remove(id: string, actor: string, ifMatch?: string): Promise<void> {
+    if (ifMatch) checkIfMatch(ifMatch, await this.get(id), `route '${id}'`);
     await this.registry.store.deleteRoute(id, actor);
     await this.registry.refresh();
   }

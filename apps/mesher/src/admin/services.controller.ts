@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Put, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { versionOf } from '../config-as-code/config.service';
 import { actorOf } from './actor';
 import { CreateServiceDto } from './dto/create-service.dto';
 import { RegisterInstanceDto } from './dto/register-instance.dto';
@@ -45,13 +46,21 @@ export class ServicesController {
   }
 
   @Get(':name/instances/:id')
-  instance(@Param('name') name: string, @Param('id') id: string) {
-    return this.services.getInstance(name, id);
+  async instance(@Param('name') name: string, @Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const inst = await this.services.getInstance(name, id);
+    reply.header('etag', `"${versionOf(inst)}"`);
+    return inst;
   }
 
   @Put(':name/instances/:id')
-  update(@Param('name') name: string, @Param('id') id: string, @Body() dto: UpdateInstanceDto, @Req() req: FastifyRequest) {
-    return this.services.update(name, id, dto, actorOf(req));
+  update(
+    @Param('name') name: string,
+    @Param('id') id: string,
+    @Body() dto: UpdateInstanceDto,
+    @Req() req: FastifyRequest,
+    @Headers('if-match') ifMatch?: string,
+  ) {
+    return this.services.update(name, id, dto, actorOf(req), ifMatch);
   }
 
   @Delete(':name/instances/:id')

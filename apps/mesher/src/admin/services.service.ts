@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AdminError, type InstanceRecord, type ServiceRecord } from '@mesher/contracts';
 import type { InstancePatch, NewInstance } from '@mesher/persistence';
+import { checkIfMatch } from '../config-as-code/config.service';
 import { RegistryService } from '../registry/registry.service';
 
 export interface ServiceSummary extends ServiceRecord {
@@ -64,7 +65,8 @@ export class ServicesService {
     return out;
   }
 
-  async update(service: string, id: string, patch: InstancePatch, actor: string): Promise<InstanceRecord> {
+  async update(service: string, id: string, patch: InstancePatch, actor: string, ifMatch?: string): Promise<InstanceRecord> {
+    if (ifMatch) checkIfMatch(ifMatch, await this.getInstance(service, id), `instance '${id}'`);
     const out = await this.store.updateInstance(service, id, patch, actor);
     await this.registry.refresh();
     return out;

@@ -1,4 +1,6 @@
 import { ConfigError, helpText, loadConfig } from '../config/load-config';
+import { AdminCallError } from './admin-client';
+import { CTL_COMMANDS, runCtl } from './ctl.commands';
 import { startMesher } from '../mesher.app';
 import { MESHER_VERSION } from '../version';
 
@@ -15,8 +17,17 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     process.stdout.write(`mesher ${MESHER_VERSION}\n`);
     return 0;
   }
+  if (CTL_COMMANDS.includes(cmd)) {
+    try {
+      return await runCtl(cmd, rest, env, (s) => process.stdout.write(s + '\n'));
+    } catch (e) {
+      if (!(e instanceof AdminCallError)) throw e;
+      process.stderr.write(`mesher ${cmd}: ${e.message}\n`);
+      return e.status === 2 ? 2 : 1;
+    }
+  }
   if (cmd !== 'start') {
-    process.stderr.write(`mesher: unknown command '${cmd}' (try: mesher start, mesher --help)\n`);
+    process.stderr.write(`mesher: unknown command '${cmd}' (try: mesher start, apply, export, get, rollback, --help)\n`);
     return 2;
   }
   let cfg;

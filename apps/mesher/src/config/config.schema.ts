@@ -40,6 +40,7 @@ export interface MesherConfig {
   appHealthIntervalMs: number;
   meshSecret: string | null;
   trafficRetentionMs: number;
+  meshFile: string | null;
   explain: 'off' | 'loopback' | 'always';
   registry: 'sqlite' | 'etcd';
   etcdEndpoints: string[];
@@ -72,6 +73,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'meshSecret', flag: '--mesh-secret', env: ['MESHER_MESH_SECRET'], type: 'string', default: null, help: 'shared secret that proves a caller is a Mesher (trust of x-mesher-source)', secret: true },
   { key: 'trafficRetentionMs', flag: '--traffic-retention', env: ['MESHER_TRAFFIC_RETENTION'], type: 'duration', default: 86_400_000, help: 'how long per-minute traffic history is kept (e.g. 24h)' },
   { key: 'explain', flag: '--explain', env: ['MESHER_EXPLAIN'], type: 'enum', default: 'loopback', choices: ['off', 'loopback', 'always'], help: 'who may ask for a decision explanation with x-mesher-explain: 1' },
+  { key: 'meshFile', flag: '--config-file', env: ['MESHER_CONFIG_FILE'], type: 'path', default: null, help: 'declarative mesh configuration (services, routes, policies) applied at start-up' },
   { key: 'registry', flag: '--registry', env: ['MESHER_REGISTRY'], type: 'enum', default: 'sqlite', choices: ['sqlite', 'etcd'], help: 'registry store' },
   { key: 'etcdEndpoints', flag: '--etcd-endpoints', env: ['MESHER_ETCD_ENDPOINTS'], type: 'url-list', default: [], help: 'etcd endpoints, comma-separated' },
 ];

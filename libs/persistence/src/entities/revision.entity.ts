@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { MeshConfig } from '@mesher/contracts';
 
 /** One row per configuration write: the revision number is the id. */
 @Entity('revision')
@@ -17,4 +18,8 @@ export class RevisionEntity {
 
   @Column({ type: 'simple-json', nullable: true })
   diff: unknown;
+
+  /** The whole configuration after this revision (null for revisions written before it was kept). */
+  @Column({ type: 'simple-json', nullable: true })
+  config: MeshConfig | null;
 }
