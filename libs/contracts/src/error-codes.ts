@@ -14,6 +14,9 @@ export const MESHER_ERROR_CODES = [
   'HEADERS_TOO_LARGE',
   'URI_TOO_LONG',
   'OVERLOADED',
+  'REQUEST_TIMEOUT',
+  'EGRESS_DENIED',
+  'ROUTE_NOT_FOUND',
 ] as const;
 
 export type MesherErrorCode = (typeof MESHER_ERROR_CODES)[number];

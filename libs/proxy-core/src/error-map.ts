@@ -14,6 +14,12 @@ export const ERROR_STATUS: { readonly [K in MesherErrorCode]: number } = {
   LOOP_DETECTED: 508,
   APP_UNAVAILABLE: 502,
   DRAINING: 503,
+  HEADERS_TOO_LARGE: 431,
+  URI_TOO_LONG: 414,
+  OVERLOADED: 503, // load shed; always sent with connection: close
+  REQUEST_TIMEOUT: 408, // client too slow to send its request head
+  EGRESS_DENIED: 403, // CONNECT to a host no egress rule allows
+  ROUTE_NOT_FOUND: 404, // edge: no ingress rule takes this host and path
 };
 
 /**
@@ -28,11 +34,12 @@ export function writeMesherError(
   status: number = ERROR_STATUS[code],
   extraHeaders?: Record<string, string>,
 ): void {
+  // A response that already ended (or died) is left alone: cutting it could lose bytes still in flight.
+  if (res.destroyed || res.writableEnded) return;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (res.destroyed || res.writableEnded) return;
   const body = JSON.stringify({ code, message });
   const headers: Record<string, string | number> = {
     'content-type': 'application/json; charset=utf-8',
