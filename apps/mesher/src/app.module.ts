@@ -6,6 +6,8 @@ import type { DataSource } from 'typeorm';
 import { SnapshotHolder } from '@mesher/registry';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { AdminErrorFilter } from './admin/admin-error.filter';
+import { EgressController, IngressController } from './admin/edge-rules.controller';
+import { EdgeRulesService } from './admin/edge-rules.service';
 import { MesherCompatController } from './admin/mesher-compat.controller';
 import { PoliciesController } from './admin/policies.controller';
 import { PoliciesService } from './admin/policies.service';
@@ -35,7 +37,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule],
-      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController, ConfigController],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController, ConfigController, IngressController, EgressController],
       providers: [
         { provide: MESHER_CONFIG, useValue: cfg },
         // The local SQLite file: the registry (or its cache under etcd) and the traffic history.
@@ -59,6 +61,7 @@ export class AppModule {
         RoutesService,
         PoliciesService,
         ConfigService,
+        EdgeRulesService,
         RegistrationService,
         AppHealthService,
       ],

@@ -166,6 +166,9 @@ export interface RegistryState {
   instances: InstanceRecord[];
   routes: RouteRuleRecord[];
   policies: PolicyRecord[];
+  /** Edge and egress rules (absent in stores that do not keep them). */
+  ingress?: IngressRuleRecord[];
+  egress?: EgressRuleRecord[];
 }
 
 /** A validation failure, `field` as a dotted path (e.g. `route[1].weight`). */
@@ -215,4 +218,30 @@ export function configOf(state: Pick<RegistryState, 'services' | 'instances' | '
         .map((p) => [p.service, p.spec]),
     ),
   };
+}
+
+/** Edge mode: maps requests from outside the mesh to a service by host and path. */
+export interface IngressRuleRecord {
+  id: string;
+  /** Exact host (`api.example.com`) or wildcard (`*.example.com`); absent = any host. */
+  host: string | null;
+  pathPrefix: string | null;
+  pathRegex: string | null;
+  /** Replaces the matched prefix (or the whole regex match); '' or '/' strips it. Null keeps the path. */
+  rewritePath: string | null;
+  service: string;
+  /** Port the service is addressed with (passed on as X-Forwarded-Port), if any. */
+  port: number | null;
+}
+
+/** Lets sidecars call a host outside the mesh, with the policies of a service. */
+export interface EgressRuleRecord {
+  id: string;
+  /** Exact host or `*.` wildcard. */
+  host: string;
+  /** Allowed ports (default [80, 443]). */
+  ports: number[];
+  /** Originate TLS: the app speaks plain HTTP to Mesher, Mesher speaks HTTPS to the host. */
+  tls: boolean;
+  policy: PolicySpec | null;
 }

@@ -10,9 +10,12 @@ import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
 import { Initial1764000000000 } from './migrations/1764000000000-initial.migration';
 import { TrafficRollup1764000000001 } from './migrations/1764000000001-traffic-rollup.migration';
 import { RevisionConfig1764000000002 } from './migrations/1764000000002-revision-config.migration';
+import { EdgeRules1764000000003 } from './migrations/1764000000003-edge-rules.migration';
+import { EgressRuleEntity } from './entities/egress-rule.entity';
+import { IngressRuleEntity } from './entities/ingress-rule.entity';
 
-export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity];
-export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002];
+export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity, IngressRuleEntity, EgressRuleEntity];
+export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002, EdgeRules1764000000003];
 
 export function dataSourceOptions(dataDir: string): DataSourceOptions {
   return {

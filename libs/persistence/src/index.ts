@@ -8,3 +8,5 @@ export * from './entities/policy.entity';
 export * from './entities/revision.entity';
 export * from './traffic-history.store';
 export * from './entities/traffic-rollup.entity';
+export * from './entities/ingress-rule.entity';
+export * from './entities/egress-rule.entity';

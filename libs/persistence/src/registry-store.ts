@@ -1,4 +1,6 @@
 import type {
+  EgressRuleRecord,
+  IngressRuleRecord,
   InstanceRecord,
   MeshConfig,
   InstanceStatus,
@@ -23,6 +25,9 @@ export interface NewInstance {
 export type InstancePatch = Partial<Pick<InstanceRecord, 'endpoint' | 'version' | 'labels' | 'weight' | 'status' | 'ttl'>>;
 
 export type NewRouteRule = Omit<RouteRuleRecord, 'id'> & { id?: string };
+
+export type EdgeRuleKind = 'ingress' | 'egress';
+export type EdgeRuleOf<K extends EdgeRuleKind> = K extends 'ingress' ? IngressRuleRecord : EgressRuleRecord;
 
 export interface RevisionRecord {
   id: number;
@@ -73,6 +78,13 @@ export interface RegistryStore {
 
   listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }>;
   getRevision(id: number): Promise<RevisionRecord | null>;
+
+  /** Edge (ingress) and egress rules: plain records with an id, written like route rules. */
+  listEdgeRules<K extends EdgeRuleKind>(kind: K): Promise<EdgeRuleOf<K>[]>;
+  getEdgeRule<K extends EdgeRuleKind>(kind: K, id: string): Promise<EdgeRuleOf<K> | null>;
+  /** Creates (id absent or new) or replaces (`replace` true: the id must exist) a rule. */
+  putEdgeRule<K extends EdgeRuleKind>(kind: K, rule: EdgeRuleOf<K>, actor: string, replace: boolean): Promise<EdgeRuleOf<K>>;
+  deleteEdgeRule(kind: EdgeRuleKind, id: string, actor: string): Promise<void>;
   /**
    * Makes the configuration exactly `config` (sidecar-registered instances are left alone), all or nothing,
    * as one revision. Returns the new revision number, or null when nothing changed.

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, EntityTarget } from 'typeorm';
 import {
   AdminError,
   configOf,
   diffConfig,
+  type EgressRuleRecord,
+  type IngressRuleRecord,
   type InstanceRecord,
   type MeshConfig,
   type PolicyRecord,
@@ -12,12 +14,14 @@ import {
   type RouteRuleRecord,
   type ServiceRecord,
 } from '@mesher/contracts';
+import { EgressRuleEntity } from './entities/egress-rule.entity';
+import { IngressRuleEntity } from './entities/ingress-rule.entity';
 import { InstanceEntity } from './entities/instance.entity';
 import { PolicyEntity } from './entities/policy.entity';
 import { RevisionEntity } from './entities/revision.entity';
 import { RouteRuleEntity } from './entities/route-rule.entity';
 import { ServiceEntity } from './entities/service.entity';
-import type { InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
+import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
 
 const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
 const toInstance = (e: InstanceEntity): InstanceRecord => ({
@@ -54,6 +58,40 @@ const flatInstances = (c: MeshConfig): InstanceRecord[] =>
   c.services.flatMap((s) => s.instances.map((i) => ({ ...i, service: s.name, registeredBy: 'api', lastHeartbeat: 0 })));
 const policyList = (c: MeshConfig) => Object.entries(c.policies).map(([service, spec]) => ({ service, spec }));
 
+/** The two edge rule tables, handled alike: rows with an id and a creation time. */
+interface EdgeRow {
+  id: string;
+  createdAt: number;
+}
+interface EdgeTable {
+  entity: EntityTarget<EdgeRow>;
+  toRecord(row: EdgeRow): IngressRuleRecord | EgressRuleRecord;
+}
+const EDGE: Record<EdgeRuleKind, EdgeTable> = {
+  ingress: {
+    entity: IngressRuleEntity,
+    toRecord: (row) => {
+      const e = row as IngressRuleEntity;
+      return {
+        id: e.id,
+        host: e.host ?? null,
+        pathPrefix: e.pathPrefix ?? null,
+        pathRegex: e.pathRegex ?? null,
+        rewritePath: e.rewritePath ?? null,
+        service: e.service,
+        port: e.port ?? null,
+      };
+    },
+  },
+  egress: {
+    entity: EgressRuleEntity,
+    toRecord: (row) => {
+      const e = row as EgressRuleEntity;
+      return { id: e.id, host: e.host, ports: e.ports, tls: !!e.tls, policy: e.policy ?? null };
+    },
+  },
+};
+
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
 const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
 
@@ -77,17 +115,21 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   private async stateIn(m: EntityManager): Promise<Omit<RegistryState, 'revision'>> {
-    const [services, instances, routes, policies] = await Promise.all([
+    const [services, instances, routes, policies, ingress, egress] = await Promise.all([
       m.find(ServiceEntity),
       m.find(InstanceEntity),
       m.find(RouteRuleEntity),
       m.find(PolicyEntity),
+      m.find(IngressRuleEntity),
+      m.find(EgressRuleEntity),
     ]);
     return {
       services: services.map(toService),
       instances: instances.map(toInstance),
       routes: routes.map(toRoute),
       policies: policies.map((p) => ({ service: p.service, spec: p.spec })),
+      ingress: ingress.map((e) => EDGE.ingress.toRecord(e) as IngressRuleRecord),
+      egress: egress.map((e) => EDGE.egress.toRecord(e) as EgressRuleRecord),
     };
   }
 
@@ -320,6 +362,38 @@ export class SqliteRegistryStore implements RegistryStore {
   async listRevisions(offset: number, limit: number): Promise<{ total: number; items: RevisionRecord[] }> {
     const [rows, total] = await this.ds.getRepository(RevisionEntity).findAndCount({ order: { id: 'DESC' }, skip: offset, take: limit });
     return { total, items: rows.map(toRevision) };
+  }
+
+  async listEdgeRules<K extends EdgeRuleKind>(kind: K): Promise<EdgeRuleOf<K>[]> {
+    const t = EDGE[kind];
+    return (await this.ds.getRepository(t.entity).find({ order: { createdAt: 'ASC', id: 'ASC' } })).map((e) => t.toRecord(e) as EdgeRuleOf<K>);
+  }
+
+  async getEdgeRule<K extends EdgeRuleKind>(kind: K, id: string): Promise<EdgeRuleOf<K> | null> {
+    const t = EDGE[kind];
+    const e = await this.ds.getRepository(t.entity).findOneBy({ id });
+    return e ? (t.toRecord(e) as EdgeRuleOf<K>) : null;
+  }
+
+  putEdgeRule<K extends EdgeRuleKind>(kind: K, rule: EdgeRuleOf<K>, actor: string, replace: boolean): Promise<EdgeRuleOf<K>> {
+    const t = EDGE[kind];
+    return this.write(actor, `${replace ? 'replace' : 'create'} ${kind} rule ${rule.id}`, async (m) => {
+      const prev = await m.findOneBy(t.entity, { id: rule.id });
+      if (replace && !prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${rule.id}'`);
+      if (!replace && prev) throw new AdminError('CONFLICT', `${kind} rule '${rule.id}' already exists`, [{ field: 'id', message: 'id is taken' }]);
+      await m.save(t.entity, { ...rule, createdAt: prev?.createdAt ?? this.clock() });
+      return { result: rule, diff: replace ? { updated: { before: t.toRecord(prev!), after: rule } } : { created: { [kind]: rule } } };
+    });
+  }
+
+  deleteEdgeRule(kind: EdgeRuleKind, id: string, actor: string): Promise<void> {
+    const t = EDGE[kind];
+    return this.write(actor, `delete ${kind} rule ${id}`, async (m) => {
+      const prev = await m.findOneBy(t.entity, { id });
+      if (!prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${id}'`);
+      await m.delete(t.entity, { id });
+      return { result: undefined, diff: { deleted: { [kind]: t.toRecord(prev) } } };
+    });
   }
 
   async getRevision(id: number): Promise<RevisionRecord | null> {

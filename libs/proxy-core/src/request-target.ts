@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import type { MesherErrorCode } from '@mesher/contracts';
+import type { RegistrySnapshot } from '@mesher/registry';
 /** Where an outbound request wants to go, from the absolute-form URL or the Host header. */
 export interface RequestTarget {
   /** Lower-case service name (the host part). */
@@ -49,4 +52,28 @@ export function parseRequestTarget(url: string | undefined, host: string | undef
   if (path === '' ) path = '/';
   else if (path.charCodeAt(0) !== 47) path = '/' + path;
   return { service: a.host, port: a.port, path, authority };
+}
+
+/** A target plus, at the edge, the ingress rule that produced it. */
+export interface ResolvedTarget extends RequestTarget {
+  ingressRule?: string;
+}
+
+export interface TargetError {
+  code: MesherErrorCode;
+  message: string;
+}
+
+/** The first pass of a listener: which service, which path. Sidecar and edge listeners differ only here. */
+export type TargetResolver = (req: IncomingMessage, snapshot: RegistrySnapshot) => ResolvedTarget | TargetError;
+
+/** Sidecar outbound: absolute-form (http_proxy clients) or a Host header naming the service. */
+export const resolveProxyTarget: TargetResolver = (req) =>
+  parseRequestTarget(req.url, req.headers.host) ?? {
+    code: 'BAD_REQUEST',
+    message: 'request has no usable target: send absolute-form (http://service/path) or a Host header naming a service',
+  };
+
+export function isTargetError(t: ResolvedTarget | TargetError): t is TargetError {
+  return (t as TargetError).code !== undefined;
 }

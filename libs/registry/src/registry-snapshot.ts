@@ -1,4 +1,5 @@
 import type {
+  EgressRuleRecord,
   InstanceRecord,
   PolicySpec,
   RegistryState,
@@ -6,6 +7,7 @@ import type {
   RouteTarget,
   ServiceRecord,
 } from '@mesher/contracts';
+import { compileIngress, type CompiledIngress } from './edge-rules';
 import { compileRouteMatch, type RequestPredicate, type RouteRequest } from './route-matcher';
 
 export interface CompiledTarget {
@@ -45,11 +47,18 @@ export interface RegistrySnapshot {
   readonly expiresAt: number;
   /** The state it was built from, for rebuilds on expiry. */
   readonly state: RegistryState;
+  /** Edge rules, most specific first. */
+  readonly ingress: readonly CompiledIngress[];
+  readonly egress: readonly EgressRuleRecord[];
 }
 
-export function instanceMatchesTags(inst: InstanceRecord, tags: Readonly<Record<string, string>>): boolean {
+/**
+ * `version` compares the instance version, any other key an instance label. `app` falls back to the
+ * service's app id when the instance has no such label: ServiceComb rules select by `app` (the appId).
+ */
+export function instanceMatchesTags(inst: InstanceRecord, tags: Readonly<Record<string, string>>, serviceApp: string | null = null): boolean {
   for (const [k, v] of Object.entries(tags)) {
-    const actual = k === 'version' ? inst.version : inst.labels[k];
+    const actual = k === 'version' ? inst.version : k === 'app' ? (inst.labels.app ?? serviceApp ?? undefined) : inst.labels[k];
     if (actual !== v) return false;
   }
   return true;
@@ -59,11 +68,11 @@ function isRoutable(inst: InstanceRecord, now: number): boolean {
   return inst.status === 'UP' && (inst.ttl <= 0 || inst.lastHeartbeat + inst.ttl * 1000 > now);
 }
 
-function compileRoute(rule: RouteRuleRecord, routable: readonly InstanceRecord[]): CompiledRoute {
+function compileRoute(rule: RouteRuleRecord, routable: readonly InstanceRecord[], serviceApp: string | null): CompiledRoute {
   const targets = rule.route.map((t: RouteTarget) => ({
     tags: { ...t.tags },
     weight: t.weight,
-    instances: routable.filter((i) => instanceMatchesTags(i, t.tags)),
+    instances: routable.filter((i) => instanceMatchesTags(i, t.tags, serviceApp)),
   }));
   return {
     id: rule.id,
@@ -100,7 +109,7 @@ export function buildSnapshot(state: RegistryState, now: number): RegistrySnapsh
     const all = (byService.get(svc.name) ?? []).slice().sort((a, b) => a.id.localeCompare(b.id));
     const routable = all.filter((i) => isRoutable(i, now));
     const routes = (rulesByService.get(svc.name) ?? [])
-      .map((r) => compileRoute(r, routable))
+      .map((r) => compileRoute(r, routable, svc.app))
       // Stable: equal precedence keeps id order so a decision is reproducible.
       .sort((a, b) => b.precedence - a.precedence || a.id.localeCompare(b.id));
     services.set(svc.name, {
@@ -112,7 +121,7 @@ export function buildSnapshot(state: RegistryState, now: number): RegistrySnapsh
       policy: policies.get(svc.name) ?? null,
     });
   }
-  return { revision: state.revision, builtAt: now, services, expiresAt, state };
+  return { revision: state.revision, builtAt: now, services, expiresAt, state, ingress: compileIngress(state.ingress ?? []), egress: state.egress ?? [] };
 }
 
 export const EMPTY_STATE: RegistryState = { revision: 0, services: [], instances: [], routes: [], policies: [] };
