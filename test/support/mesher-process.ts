@@ -11,6 +11,8 @@ export interface MesherProcess {
   proxy: string;
   admin: string;
   inbound: string | null;
+  /** The edge listener, in --mode edge. */
+  edge: string | null;
   dataDir: string;
   output(): string;
   /** Sends a signal and waits for the exit code. */
@@ -22,12 +24,15 @@ export function tempDir(prefix = 'mesher-test-'): string {
 }
 
 /** Starts `mesher start` as a real child process on free ports and waits for its start-up line. */
-export function startMesher(args: string[] = [], opts: { dataDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<MesherProcess> {
+export function startMesher(
+  args: string[] = [],
+  opts: { dataDir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; uid?: number; gid?: number } = {},
+): Promise<MesherProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const proc = spawn(
     process.execPath,
     [MESHER_BIN, 'start', '--proxy-port', '0', '--admin-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args],
-    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid },
   );
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -43,12 +48,13 @@ export function startMesher(args: string[] = [], opts: { dataDir?: string; env?:
       if (!line) return;
       clearTimeout(timer);
       proc.stdout!.off('data', onData);
-      const info = JSON.parse(line) as { proxy: string; admin: string; inbound: string };
+      const info = JSON.parse(line) as { proxy: string; admin: string; inbound: string; edge?: string };
       resolve({
         proc,
         proxy: info.proxy,
         admin: info.admin,
         inbound: info.inbound === 'off' ? null : info.inbound,
+        edge: !info.edge || info.edge === 'off' ? null : info.edge,
         dataDir,
         output: () => out,
         async stop(signal = 'SIGTERM') {

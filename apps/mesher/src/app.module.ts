@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { openDataSource, SqliteRegistryStore, TrafficHistoryStore, type RegistryStore } from '@mesher/persistence';
+import { openDataSource, TrafficHistoryStore } from '@mesher/persistence';
 import type { DataSource } from 'typeorm';
 import { SnapshotHolder } from '@mesher/registry';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
@@ -22,10 +22,13 @@ import { ConfigService } from './config-as-code/config.service';
 import { HealthController } from './health/health.controller';
 import { ExplainController } from './observability/explain.controller';
 import { MetricsController } from './observability/metrics.controller';
+import { RuntimeController } from './observability/runtime.controller';
 import { ObservabilityService } from './observability/observability.service';
 import { TrafficController } from './observability/traffic.controller';
 import { ProxyService } from './proxy/proxy.service';
 import { RegistryService } from './registry/registry.service';
+import { createRegistryStore } from './registry/registry-store.factory';
+import { RegistryController } from './admin/registry.controller';
 import { AppHealthService } from './sidecar/app-health.service';
 import { RegistrationService } from './sidecar/registration.service';
 import { TrafficHistoryService } from './observability/traffic-history.service';
@@ -37,14 +40,14 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule],
-      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController, ConfigController, IngressController, EgressController],
+      controllers: [ServicesController, RoutesController, PoliciesController, MesherCompatController, HealthController, MetricsController, TrafficController, ExplainController, ConfigController, IngressController, EgressController, RegistryController, RuntimeController],
       providers: [
         { provide: MESHER_CONFIG, useValue: cfg },
         // The local SQLite file: the registry (or its cache under etcd) and the traffic history.
         { provide: SQLITE_DATA_SOURCE, useFactory: () => openDataSource(cfg.dataDir) },
         {
           provide: REGISTRY_STORE,
-          useFactory: (ds: DataSource): RegistryStore => new SqliteRegistryStore(ds),
+          useFactory: (ds: DataSource) => createRegistryStore(cfg, ds),
           inject: [SQLITE_DATA_SOURCE],
         },
         { provide: TRAFFIC_HISTORY, useFactory: (ds: DataSource) => new TrafficHistoryStore(ds), inject: [SQLITE_DATA_SOURCE] },

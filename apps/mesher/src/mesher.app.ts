@@ -5,11 +5,15 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AddressInfo } from 'node:net';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { AdminError } from '@mesher/contracts';
+import { checkDatabaseFile } from '@mesher/persistence';
+import { registerAdminRequestChecks } from './admin/admin-request.hook';
 import { parseYamlBody } from './admin/route-rule-yaml';
 import { AppModule } from './app.module';
 import { ConfigService } from './config-as-code/config.service';
 import type { MesherConfig } from './config/config.schema';
+import { registerDashboard } from './dashboard/dashboard.static';
 import { ProxyService } from './proxy/proxy.service';
 import { AppHealthService } from './sidecar/app-health.service';
 import { RegistrationService } from './sidecar/registration.service';
@@ -50,6 +54,7 @@ export interface RunningMesher {
   proxy: AddressInfo;
   admin: AddressInfo;
   inbound: AddressInfo | null;
+  edge: AddressInfo | null;
   /** Drains the data plane, then closes admin and store. */
   stop(): Promise<void>;
 }
@@ -57,12 +62,16 @@ export interface RunningMesher {
 /** Boots one Mesher: store + snapshot, data-plane listeners, then the admin API. */
 export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   Logger.overrideLogger(LEVELS[cfg.logLevel]);
+  // A damaged store file is said in one clear line, before Nest would wrap it in a stack trace.
+  checkDatabaseFile(path.join(cfg.dataDir, 'mesher.db'));
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(cfg),
     // forceCloseConnections: open SSE streams must not hold up shutdown.
-    new FastifyAdapter({ bodyLimit: 1024 * 1024, forceCloseConnections: true }),
+    new FastifyAdapter({ bodyLimit: cfg.adminBodyLimit, forceCloseConnections: true }),
     { logger: LEVELS[cfg.logLevel], abortOnError: false },
   );
+  // Host (DNS rebinding), tokens in URLs and cross-origin writes are refused before any route, dashboard included.
+  registerAdminRequestChecks(app.getHttpAdapter().getInstance(), cfg);
   // ServiceComb routeRule files arrive as YAML; the controller parses them.
   app
     .getHttpAdapter()
@@ -75,10 +84,11 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
     new DocumentBuilder().setTitle('Mesher admin API').setVersion(MESHER_VERSION).addBearerAuth().build(),
   );
   SwaggerModule.setup('docs', app, docs, { jsonDocumentUrl: 'docs-json' });
+  await registerDashboard(app.getHttpAdapter().getInstance());
   await app.init();
   if (cfg.meshFile) await applyMeshFile(app.get(ConfigService), cfg.meshFile);
   const proxySvc = app.get(ProxyService);
-  const { outbound, inbound } = await proxySvc.start();
+  const { outbound, inbound, edge } = await proxySvc.start();
   await app.listen(cfg.adminPort, cfg.adminAddress);
   const admin = app.getHttpServer().address() as AddressInfo;
   const registration = app.get(RegistrationService);
@@ -90,6 +100,7 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
     proxy: outbound,
     admin,
     inbound,
+    edge,
     stop() {
       stopping ??= (async () => {
         appHealth.stop();

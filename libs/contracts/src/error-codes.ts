@@ -28,7 +28,7 @@ export interface MesherErrorBody {
 }
 
 /** Failures of the control plane (admin API, store), mapped to HTTP statuses at the edge. */
-export const ADMIN_ERROR_CODES = ['NOT_FOUND', 'CONFLICT', 'INVALID', 'UNAVAILABLE', 'PRECONDITION_FAILED', 'UNAUTHORIZED'] as const;
+export const ADMIN_ERROR_CODES = ['NOT_FOUND', 'CONFLICT', 'INVALID', 'UNAVAILABLE', 'PRECONDITION_FAILED', 'UNAUTHORIZED', 'STORAGE_FULL'] as const;
 export type AdminErrorCode = (typeof ADMIN_ERROR_CODES)[number];
 
 /** A domain error with a stable code; `errors` lists field-level problems when there are several. */

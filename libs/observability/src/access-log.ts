@@ -11,7 +11,7 @@ export interface AccessLogEntry {
   /** Epoch ms when the request arrived. */
   time: number;
   requestId: string;
-  direction: 'outbound' | 'inbound';
+  direction: 'outbound' | 'inbound' | 'edge';
   method: string;
   path: string;
   source: string;

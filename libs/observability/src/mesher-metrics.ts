@@ -9,7 +9,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * and past the cap new combinations are counted under `~overflow` instead of growing without bound.
  */
 
-export type TrafficDirection = 'outbound' | 'inbound';
+export type TrafficDirection = 'outbound' | 'inbound' | 'edge';
 
 export interface RequestMetricLabels {
   direction: TrafficDirection;
@@ -88,6 +88,7 @@ export class MesherMetrics {
   private readonly edges: Record<TrafficDirection, Map<string, Map<string, EdgeChildren>>> = {
     outbound: new Map(),
     inbound: new Map(),
+    edge: new Map(),
   };
   private readonly overflowEdges = new Map<TrafficDirection, EdgeChildren>();
   private readonly overflowRequests = new Map<TrafficDirection, CounterChild>();

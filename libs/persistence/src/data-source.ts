@@ -7,6 +7,7 @@ import { RevisionEntity } from './entities/revision.entity';
 import { RouteRuleEntity } from './entities/route-rule.entity';
 import { ServiceEntity } from './entities/service.entity';
 import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
+import { checkDatabaseFile, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-faults';
 import { Initial1764000000000 } from './migrations/1764000000000-initial.migration';
 import { TrafficRollup1764000000001 } from './migrations/1764000000001-traffic-rollup.migration';
 import { RevisionConfig1764000000002 } from './migrations/1764000000002-revision-config.migration';
@@ -16,6 +17,8 @@ import { IngressRuleEntity } from './entities/ingress-rule.entity';
 
 export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity, IngressRuleEntity, EgressRuleEntity];
 export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002, EdgeRules1764000000003];
+
+const BOOT_BUSY_TIMEOUT_MS = 5000;
 
 export function dataSourceOptions(dataDir: string): DataSourceOptions {
   return {
@@ -27,10 +30,11 @@ export function dataSourceOptions(dataDir: string): DataSourceOptions {
     synchronize: false,
     // WAL: readers never block the writer, and several Meshers on one host can share the file.
     enableWAL: true,
-    // Wait for another Mesher's write lock instead of failing at once.
-    timeout: 5000,
+    // At boot (migrations, before any listener is up) wait for another Mesher's write lock; openDataSource then
+    // lowers the wait to SQLITE_BUSY_TIMEOUT_MS, because once serving it blocks the event loop, proxy included.
+    timeout: BOOT_BUSY_TIMEOUT_MS,
     prepareDatabase: (db: { pragma(s: string): unknown }) => {
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BOOT_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
       db.pragma('synchronous = NORMAL');
     },
@@ -40,7 +44,10 @@ export function dataSourceOptions(dataDir: string): DataSourceOptions {
 /** Opens (creating the directory) and migrates the SQLite store. */
 export async function openDataSource(dataDir: string): Promise<DataSource> {
   fs.mkdirSync(dataDir, { recursive: true });
+  checkDatabaseFile(path.join(dataDir, 'mesher.db'));
   const ds = new DataSource(dataSourceOptions(dataDir));
   await ds.initialize();
+  // From here on, writes that meet a lock are retried on timers by the store (retryWhileLocked).
+  await ds.query(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   return ds;
 }

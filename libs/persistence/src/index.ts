@@ -1,6 +1,8 @@
 export * from './data-source';
 export * from './registry-store';
 export * from './sqlite-registry.store';
+export * from './etcd-registry.store';
+export * from './registry-cache';
 export * from './entities/service.entity';
 export * from './entities/instance.entity';
 export * from './entities/route-rule.entity';
@@ -10,3 +12,4 @@ export * from './traffic-history.store';
 export * from './entities/traffic-rollup.entity';
 export * from './entities/ingress-rule.entity';
 export * from './entities/egress-rule.entity';
+export * from './sqlite-faults';

@@ -39,6 +39,24 @@ export interface RevisionRecord {
   config: MeshConfig | null;
 }
 
+/** Where the registry lives and whether it answers: `GET /v1/registry` and the dashboard show it. */
+export interface RegistryStatus {
+  kind: 'sqlite' | 'etcd';
+  /** False while the store cannot be reached (the data plane keeps the last known state). */
+  connected: boolean;
+  endpoints: string[];
+  prefix?: string;
+  /** Where the state in memory came from: the store, the local cache (restart during an outage), or nowhere yet. */
+  source: 'etcd' | 'sqlite' | 'cache' | 'empty';
+  /** When the state was last read in full from the store (ISO time), null if not since start. */
+  lastSyncAt: string | null;
+  /** The store's own revision of that state (etcd: the cluster revision). */
+  revision: number;
+  /** The configuration revision (the newest entry of the revision history). */
+  configRevision: number;
+  lastError: string | null;
+}
+
 /**
  * What the control plane needs from a registry store. SQLite implements it; etcd can too.
  * Every write records a revision except heartbeats and sidecar self-registration (they would flood it).
@@ -50,6 +68,8 @@ export interface RegistryStore {
   changeToken(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection state, for stores that have one (etcd); the admin answers for SQLite itself. */
+  status?(): RegistryStatus;
 
   listServices(): Promise<ServiceRecord[]>;
   getService(name: string): Promise<ServiceRecord | null>;

@@ -21,6 +21,17 @@ import { PolicyEntity } from './entities/policy.entity';
 import { RevisionEntity } from './entities/revision.entity';
 import { RouteRuleEntity } from './entities/route-rule.entity';
 import { ServiceEntity } from './entities/service.entity';
+import {
+  faultKind,
+  isWriteLocked,
+  readOnlyFault,
+  retryWhileLocked,
+  type RetryTiming,
+  storeFaultError,
+  type StoreFaultKind,
+  WRITE_RETRY,
+  writeQueueOf,
+} from './sqlite-faults';
 import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
 
 const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
@@ -98,10 +109,42 @@ const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
 export class SqliteRegistryStore implements RegistryStore {
   readonly kind = 'sqlite' as const;
 
-  constructor(private readonly ds: DataSource, private readonly clock: () => number = Date.now) {}
+  /** The file itself refused the last write (locked past the deadline, read-only, full): readiness reports it. */
+  private fault: { kind: StoreFaultKind; message: string } | null;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly clock: () => number = Date.now,
+    private readonly retry: RetryTiming = WRITE_RETRY,
+  ) {
+    this.fault = readOnlyFault(this.file);
+  }
+
+  private get file(): string {
+    return String(this.ds.options.database);
+  }
+
+  /** One write transaction: queued behind this connection's others, retried on timers while another process holds the lock. */
+  private transact<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    return this.guarded(() => this.ds.transaction(fn));
+  }
+
+  /** Maps a store fault to a 503/507 AdminError and remembers it until a write succeeds. */
+  private async guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await retryWhileLocked(() => writeQueueOf(this.ds).run(fn), this.retry);
+      this.fault = null;
+      return result;
+    } catch (e) {
+      const err = storeFaultError(e, this.file, this.retry);
+      if (!err) throw e;
+      this.fault = { kind: faultKind(e)!, message: err.message };
+      throw err;
+    }
+  }
 
   private async write<T>(actor: string, summary: string, fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown }>): Promise<T> {
-    return this.ds.transaction(async (m) => {
+    return this.transact(async (m) => {
       const { result, diff } = await fn(m);
       if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null);
       return result;
@@ -148,6 +191,9 @@ export class SqliteRegistryStore implements RegistryStore {
 
   async ping(): Promise<void> {
     await this.ds.query('SELECT 1');
+    // A lock is over once nobody holds it; read-only and full last until a write succeeds.
+    if (this.fault?.kind === 'locked' && !isWriteLocked(this.file)) this.fault = null;
+    if (this.fault) throw new Error(this.fault.message);
   }
 
   async close(): Promise<void> {
@@ -254,12 +300,14 @@ export class SqliteRegistryStore implements RegistryStore {
     });
   }
 
-  async heartbeat(service: string, id: string): Promise<InstanceRecord> {
-    const m = this.ds.manager;
-    const e = await this.requireInstance(m, service, id);
-    e.lastHeartbeat = this.clock();
-    await m.update(InstanceEntity, { id }, { lastHeartbeat: e.lastHeartbeat });
-    return toInstance(e);
+  heartbeat(service: string, id: string): Promise<InstanceRecord> {
+    return this.guarded(async () => {
+      const m = this.ds.manager;
+      const e = await this.requireInstance(m, service, id);
+      e.lastHeartbeat = this.clock();
+      await m.update(InstanceEntity, { id }, { lastHeartbeat: e.lastHeartbeat });
+      return toInstance(e);
+    });
   }
 
   // routes
@@ -402,7 +450,7 @@ export class SqliteRegistryStore implements RegistryStore {
   }
 
   replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
-    return this.ds.transaction(async (m) => {
+    return this.transact(async (m) => {
       const before = configOf(await this.stateIn(m));
       if (diffConfig(before, configOf({ ...config, instances: flatInstances(config), policies: policyList(config) })).length === 0) return null;
       const wanted = new Set(config.services.map((s) => s.name));

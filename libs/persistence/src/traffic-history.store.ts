@@ -1,5 +1,6 @@
 import { Between, LessThan, type DataSource } from 'typeorm';
 import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
+import { retryWhileLocked, writeQueueOf } from './sqlite-faults';
 
 export interface TrafficRollupRecord {
   minute: number;
@@ -19,10 +20,15 @@ export class TrafficHistoryStore {
 
   async append(rows: readonly TrafficRollupRecord[]): Promise<void> {
     if (rows.length === 0) return;
-    // One transaction per batch; a re-drained minute (after a restart) replaces its row.
-    await this.ds.transaction(async (m) => {
-      for (let i = 0; i < rows.length; i += 200) await m.upsert(TrafficRollupEntity, rows.slice(i, i + 200) as TrafficRollupEntity[], ['minute', 'source', 'destination']);
-    });
+    // One transaction per batch, queued behind the registry's writes on the shared connection and retried
+    // on timers while another process holds the lock; a re-drained minute (after a restart) replaces its row.
+    await retryWhileLocked(() =>
+      writeQueueOf(this.ds).run(() =>
+        this.ds.transaction(async (m) => {
+          for (let i = 0; i < rows.length; i += 200) await m.upsert(TrafficRollupEntity, rows.slice(i, i + 200) as TrafficRollupEntity[], ['minute', 'source', 'destination']);
+        }),
+      ),
+    );
   }
 
   async query(from: number, to: number, destination?: string): Promise<TrafficRollupRecord[]> {
@@ -34,7 +40,7 @@ export class TrafficHistoryStore {
 
   /** Deletes rollups older than `before`; returns how many. */
   async prune(before: number): Promise<number> {
-    const r = await this.ds.getRepository(TrafficRollupEntity).delete({ minute: LessThan(before) });
+    const r = await retryWhileLocked(() => writeQueueOf(this.ds).run(() => this.ds.getRepository(TrafficRollupEntity).delete({ minute: LessThan(before) })));
     return r.affected ?? 0;
   }
 }

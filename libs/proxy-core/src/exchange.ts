@@ -3,7 +3,8 @@ import type { InstanceRecord, MesherErrorCode } from '@mesher/contracts';
 import { ERROR_STATUS, writeMesherError } from './error-map';
 import type { Explanation } from './explain';
 
-export type Direction = 'outbound' | 'inbound';
+/** outbound: the local app's calls; inbound: calls to the local app; edge: calls from outside the mesh. */
+export type Direction = 'outbound' | 'inbound' | 'edge';
 
 /** What observers (metrics, traffic stats, access log) learn about each finished request. */
 export interface CompletedExchange {

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { continueTrace, traceHeaders } from '@mesher/observability';
 import type { SnapshotHolder } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
+import { isTrustedMesher } from './mesh-trust';
 import { relayResponse } from './relay';
+import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { randomHex } from './outbound-handler';
 import type { RuntimeTable } from './service-runtime';
 import type { UpstreamTransport } from './upstream-transport';
@@ -24,17 +26,9 @@ export interface InboundOptions {
   meshSecret: string | null;
   timeoutMs: number;
   observer?: RequestObserver;
+  /** Hostile-input checks, limits and load shedding, run before anything else. */
+  guard?: RequestGuard;
   now?: () => number;
-}
-
-function isLoopback(addr: string | undefined): boolean {
-  return !!addr && (addr.startsWith('127.') || addr === '::1' || addr.startsWith('::ffff:127.'));
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Provider side: guards and forwards traffic from other Meshers (or plain clients) to the local app. */
@@ -51,12 +45,10 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
       ex.complete();
     });
     let handle: { abort(): void } | null = null;
+    if (guardExchange(ex, o.guard)) return;
 
     const claimed = req.headers['x-mesher-source'];
-    const token = req.headers['x-mesher-token'];
-    const trusted = o.meshSecret
-      ? typeof token === 'string' && safeEqual(token, o.meshSecret)
-      : isLoopback(req.socket.remoteAddress);
+    const trusted = isTrustedMesher(req, o.meshSecret);
     ex.source = trusted && typeof claimed === 'string' && claimed ? claimed : 'unknown';
 
     if (!ex.path.startsWith('/')) {
@@ -80,6 +72,8 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     }
 
     const headers = stripHopByHop(req.headers);
+    // Forwarded identity from a caller that is not a Mesher is the caller's own claim: drop it.
+    if (!trusted) scrubForwardedIdentity(headers);
     headers['x-forwarded-for'] = appendForwardedFor(trusted ? req.headers['x-forwarded-for'] : undefined, req.socket.remoteAddress ?? '');
     headers['x-request-id'] = ex.requestId;
     delete headers.b3;

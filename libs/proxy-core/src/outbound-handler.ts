@@ -1,14 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
 import { continueTrace, traceHeaders } from '@mesher/observability';
 import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
-import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome } from '@mesher/policies';
+import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome, type Balancer } from '@mesher/policies';
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { startExplanation, type ExplainLog } from './explain';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
-import { parseRequestTarget } from './request-target';
+import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
+import { resolveEdgeTarget } from './edge-resolver';
+import type { EgressTable } from './egress-table';
+import { isTargetError, resolveProxyTarget } from './request-target';
 import type { RuntimeTable, ServiceRuntime } from './service-runtime';
 import type { AttemptHandle, UpstreamTransport } from './upstream-transport';
 
@@ -23,8 +26,17 @@ export interface OutboundOptions {
   /** Sent as x-mesher-token to instances registered by a sidecar (never to plain upstreams). */
   meshSecret?: string | null;
   observer?: RequestObserver;
+  /** Hostile-input checks, limits and load shedding, run before anything else. */
+  guard?: RequestGuard;
   /** Decision explainer: who may ask (x-mesher-explain: 1) and where explanations are kept. */
   explain?: { allowed(req: IncomingMessage): boolean; log: ExplainLog };
+  /**
+   * Edge mode: targets come from ingress rules instead of the request's host, callers are 'outside',
+   * and per-source rate limits are per client IP. Default: the sidecar's outbound proxy.
+   */
+  edge?: boolean;
+  /** Hosts outside the mesh let through by egress rules (sidecar mode). */
+  egress?: EgressTable;
   now?: () => number;
   random?: () => number;
 }
@@ -34,9 +46,12 @@ interface Flight {
   rt: ServiceRuntime;
   entry: ServiceEntry;
   policy: PolicySpec;
+  balancer: Balancer;
   candidates: readonly InstanceRecord[];
   tried: Set<string>;
   hasBody: boolean;
+  /** The body read ahead so a retry can send it again (opted-in retries of small bodies only). */
+  body: Buffer | undefined;
   handle: AttemptHandle | null;
   deadline: number;
   overallTimer: NodeJS.Timeout | null;
@@ -52,23 +67,28 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
   const loopToken = o.via.split(' ').pop() ?? o.via;
+  const resolveTarget = o.edge ? resolveEdgeTarget : resolveProxyTarget;
+  const direction = o.edge ? 'edge' : 'outbound';
+  const ownName = o.edge ? null : o.serviceName;
 
   return function handleOutbound(req, res) {
-    const ex = new Exchange('outbound', req, res, o.observer, now());
+    const ex = new Exchange(direction, req, res, o.observer, now());
     const incomingId = req.headers['x-request-id'];
     ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
-    ex.source = o.serviceName ?? 'unknown';
+    ex.source = o.edge ? 'outside' : (o.serviceName ?? 'unknown');
     let flight: Flight | null = null;
     res.once('close', () => {
       if (flight) endFlight(flight);
       ex.complete();
     });
+    if (guardExchange(ex, o.guard)) return;
 
     // pass: target
-    const target = parseRequestTarget(req.url, req.headers.host);
-    if (!target) {
+    const snapshot = o.holder.current;
+    const target = resolveTarget(req, snapshot);
+    if (isTargetError(target)) {
       ex.path = req.url ?? '';
-      return ex.fail('BAD_REQUEST', 'request has no usable target: send absolute-form (http://service/path) or a Host header naming a service');
+      return ex.fail(target.code, target.message);
     }
     ex.path = target.path;
     ex.destination = target.service;
@@ -77,14 +97,20 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       return ex.fail('LOOP_DETECTED', `request to '${target.service}' already passed through this Mesher (${loopToken})`);
     }
 
-    // pass: service
-    const snapshot = o.holder.current;
-    const entry = snapshot.services.get(target.service);
-    const rt = entry && o.runtimes.get(target.service);
+    // pass: service (a registered one, else an external host an egress rule lets through)
+    let entry = snapshot.services.get(target.service);
+    let rt = entry && o.runtimes.get(target.service);
+    if ((!entry || !rt) && o.egress) {
+      const ext = o.egress.resolve(snapshot, target.service, target.port ? Number(target.port) : 80, now());
+      if (ext) {
+        entry = ext.entry;
+        rt = ext.runtime;
+      }
+    }
     if (!entry || !rt) return ex.fail('SERVICE_NOT_FOUND', `no service named '${target.service}' is registered`);
 
     // pass: route
-    const routeReq = { source: o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers };
+    const routeReq = { source: o.edge ? 'outside' : o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers };
     const decision = decideRoute(entry, routeReq, random);
     ex.route = decision.route ? decision.route.id : null;
     const policy = rt.policyFor(decision.route);
@@ -108,7 +134,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       }
     }
     if (rt.perSource) {
-      const r = rt.perSource.take(ex.source, t);
+      // At the edge every caller is 'outside': limit per client address instead.
+      const r = rt.perSource.take(o.edge ? `ip:${req.socket.remoteAddress ?? ''}` : ex.source, t);
       if (!r.ok) {
         o.observer?.onRateLimited?.(entry.name, 'source');
         return ex.fail('RATE_LIMITED', `rate limit for '${ex.source}' calling '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
@@ -149,6 +176,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     // pass: headers (once; every attempt sends the same ones)
     const hasBody = requestHasBody(req);
     const headers = stripHopByHop(req.headers);
+    scrubForwardedIdentity(headers);
     headers.host = target.authority;
     headers['x-forwarded-for'] = appendForwardedFor(undefined, req.socket.remoteAddress ?? '');
     headers['x-forwarded-proto'] = 'http';
@@ -160,7 +188,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     // This hop is a span of its own: same trace id, new span id, the caller's span as parent.
     delete headers.b3;
     Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
-    if (o.serviceName) headers['x-mesher-source'] = o.serviceName;
+    if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
     req.headers = headers;
@@ -172,9 +200,11 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       rt,
       entry,
       policy,
+      balancer: rt.balancerFor(decision.target, policy.loadBalancer),
       candidates: decision.candidates,
       tried: new Set(),
       hasBody,
+      body: undefined,
       handle: null,
       deadline: requestMs > 0 ? t + requestMs : Infinity,
       overallTimer: null,
@@ -190,13 +220,23 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
         ex.fail('UPSTREAM_TIMEOUT', `'${entry.name}' did not answer within ${requestMs} ms`);
       }, requestMs);
     }
-    if (fault.delayMs > 0) {
-      o.observer?.onFault?.(entry.name, 'delay');
-      const f = flight;
-      setTimeout(() => {
-        if (!f.finished && !res.destroyed) attempt(f);
-      }, fault.delayMs);
-    } else attempt(flight);
+    const f = flight;
+    const start = () => {
+      if (fault.delayMs > 0) {
+        o.observer?.onFault?.(entry.name, 'delay');
+        setTimeout(() => {
+          if (!f.finished && !res.destroyed) attempt(f);
+        }, fault.delayMs);
+      } else attempt(f);
+    };
+    if (hasBody && replayable(policy, req)) {
+      // A streamed body is gone after the first attempt; one the policy lets us retry is read first.
+      readBody(req, (body) => {
+        if (f.finished || res.destroyed) return;
+        f.body = body;
+        start();
+      });
+    } else start();
   };
 
   function endFlight(f: Flight): void {
@@ -222,7 +262,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       if (untried.length > 0) pool = untried;
     }
     const ctx = { now: t, random, sessionKey: f.sessionKey };
-    const inst = rt.balancer.pick(pool, ctx);
+    const inst = f.balancer.pick(pool, ctx);
     if (!inst) {
       endFlight(f);
       return ex.fail('NO_HEALTHY_INSTANCE', noInstanceMessage(entry, f.candidates.length > 0));
@@ -242,7 +282,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       ex.explain?.attempts.push({ instance: inst.id, endpoint: inst.endpoint, outcome, ms: t2 - t });
       rt.load.end(inst.id, t2 - t, t2);
       rt.outlier?.onResult(inst.id, ok, t2, entry.allInstances.length);
-      rt.balancer.reportResult?.(inst.id, ok, ctx);
+      f.balancer.reportResult?.(inst.id, ok, ctx);
     };
     ex.finally(() => settle(false)); // request ended with the attempt in flight (client gone)
     f.handle = o.transport.attempt(ex.req, ex.res, inst.endpoint, perTry, {
@@ -268,13 +308,14 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
           ex.fail('UPSTREAM_UNAVAILABLE', `instance ${inst.endpoint} of '${entry.name}' failed: ${kind} (${err.message})`);
         }
       },
-    });
+    }, f.body);
   }
 
   function retryAllowed(f: Flight, outcome: AttemptOutcome): boolean {
     const spec = f.policy.retry;
-    if (!spec || f.ex.attempts >= spec.attempts || f.hasBody) return false;
-    if (!isRetryableRequest(spec, f.ex.req.method ?? 'GET', false) || !isRetryableOutcome(spec, outcome)) return false;
+    // A body that streamed (was not read ahead) cannot be sent again.
+    if (!spec || f.ex.attempts >= spec.attempts || (f.hasBody && !f.body)) return false;
+    if (!isRetryableRequest(spec, f.ex.req.method ?? 'GET', f.hasBody) || !isRetryableOutcome(spec, outcome)) return false;
     const t = now();
     if (t >= f.deadline || f.ex.res.destroyed) return false;
     return f.rt.budget.tryWithdraw(t);
@@ -290,10 +331,43 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
   }
 }
 
-export const randomHex = (n: number): string => randomBytes(n).toString('hex');
+// Every request needs fresh trace/span ids. One randomBytes() per id is a getrandom syscall, and was
+// the largest single cost in the handler's profile; ids are cut from a pool refilled 4 KiB at a time
+// instead (as Node's randomUUID does). Each byte is used once.
+const RANDOM_POOL_BYTES = 4096;
+const randomPool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
+let randomPoolOffset = RANDOM_POOL_BYTES;
+
+export const randomHex = (n: number): string => {
+  if (n > RANDOM_POOL_BYTES) return randomBytes(n).toString('hex');
+  if (randomPoolOffset + n > RANDOM_POOL_BYTES) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  const hex = randomPool.toString('hex', randomPoolOffset, randomPoolOffset + n);
+  randomPoolOffset += n;
+  return hex;
+};
 
 function retryAfter(ms: number): Record<string, string> {
   return { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+/** Largest request body read ahead for replay; larger or chunked bodies stream and are not retried. */
+export const MAX_REPLAY_BODY_BYTES = 64 * 1024;
+
+function replayable(policy: PolicySpec, req: IncomingMessage): boolean {
+  const r = policy.retry;
+  if (!r || r.retryNonIdempotent !== true || r.attempts < 2) return false;
+  const len = Number(req.headers['content-length']);
+  return Number.isInteger(len) && len > 0 && len <= MAX_REPLAY_BODY_BYTES;
+}
+
+/** Collects a request body (bounded by its content-length, which Node's parser enforces). */
+function readBody(req: IncomingMessage, done: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.once('end', () => done(Buffer.concat(chunks)));
 }
 
 function requestHasBody(req: IncomingMessage): boolean {

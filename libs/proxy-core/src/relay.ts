@@ -29,12 +29,17 @@ export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string)
     ex.bytes += chunk.length;
   });
   const cut = () => {
-    if (!upRes.complete && !res.writableFinished) {
+    if (!upRes.complete && !res.writableFinished && !res.destroyed) {
       ex.code = 'UPSTREAM_UNAVAILABLE';
       res.destroy();
     }
   };
   upRes.on('error', cut);
   upRes.on('close', cut);
+  // The client went away mid-response: pipe() would just unpipe and leave the upstream socket open
+  // (http-proxy waits for the request's 'aborted', which Node 20 no longer emits), so end it here.
+  res.once('close', () => {
+    if (!upRes.complete) upRes.destroy();
+  });
   upRes.pipe(res);
 }

@@ -1,4 +1,4 @@
-import type { PolicySpec } from '@mesher/contracts';
+import type { LoadBalancerSpec, PolicySpec } from '@mesher/contracts';
 import {
   CircuitBreaker,
   createBalancer,
@@ -11,8 +11,11 @@ import {
   TokenBucket,
   type Balancer,
 } from '@mesher/policies';
-import type { CompiledRoute, RegistrySnapshot, ServiceEntry } from '@mesher/registry';
+import type { CompiledRoute, CompiledTarget, RegistrySnapshot, ServiceEntry } from '@mesher/registry';
 import { ActiveHealthChecker } from './active-health-checker';
+
+/** Distinct (balancer spec, subset) pairs remembered per service; past it the table starts afresh. */
+const MAX_SUBSET_BALANCERS = 1024;
 
 /**
  * Per-service data-plane state (balancer position, breaker window, ejections, token buckets).
@@ -32,6 +35,11 @@ export class ServiceRuntime {
   /** Instances failing active health checks (set by the table's checker). */
   unhealthy: ReadonlySet<string> | undefined;
   private readonly routePolicies = new WeakMap<CompiledRoute, PolicySpec>();
+  /**
+   * One balancer per route subset (and balancer spec): a round-robin position shared by subsets of
+   * different sizes would skew every subset, and a rule's own loadBalancer must be honoured.
+   */
+  private readonly subsetBalancers = new Map<string, Balancer>();
   private readonly routeLimiters = new Map<string, { key: string; bucket: TokenBucket }>();
 
   constructor(readonly name: string, entry: ServiceEntry, now: number) {
@@ -79,6 +87,19 @@ export class ServiceRuntime {
       this.routeLimiters.set(route.id, l);
     }
     return l.bucket;
+  }
+
+  /** The balancer for a route decision: the service's own when no rule chose a subset. */
+  balancerFor(target: CompiledTarget | null, spec: LoadBalancerSpec | undefined): Balancer {
+    if (!target) return this.balancer;
+    const key = JSON.stringify([spec ?? null, Object.entries(target.tags).sort()]);
+    let b = this.subsetBalancers.get(key);
+    if (!b) {
+      if (this.subsetBalancers.size >= MAX_SUBSET_BALANCERS) this.subsetBalancers.clear();
+      b = createBalancer(spec, this.load);
+      this.subsetBalancers.set(key, b);
+    }
+    return b;
   }
 
   /** Service policy with the matched route's overrides on top (cached per compiled route). */

@@ -1,4 +1,7 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { Readable } from 'node:stream';
+import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 
 export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout';
@@ -21,11 +24,17 @@ export interface UpstreamTransport {
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
+    /** A request body read ahead (to be replayed on retry); without it the request streams. */
+    body?: Buffer,
   ): AttemptHandle;
   close(): void;
 }
 
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
+const MAX_PARSED_TARGETS = 10_000;
+/** Longest a pooled upstream socket idles (shorter when the upstream announces a keep-alive timeout). */
+const IDLE_SOCKET_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT = 'MESHER_CONNECT_TIMEOUT';
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', CONNECT_TIMEOUT]);
 
 class Attempt implements AttemptHandle {
   proxyReq: http.ClientRequest | null = null;
@@ -67,16 +76,25 @@ type WithAttempt = http.IncomingMessage & { [ATTEMPT]?: Attempt };
  */
 export class HttpProxyTransport implements UpstreamTransport {
   readonly agent: http.Agent;
+  /** For https:// targets (egress with TLS origination); verifies certificates against the system CAs. */
+  readonly httpsAgent: https.Agent;
   private readonly proxy: httpProxy;
+  private readonly parsedTargets = new Map<string, Url>();
 
-  constructor(opts: { maxSockets?: number; maxFreeSockets?: number } = {}) {
+  constructor(opts: { maxSockets?: number; maxFreeSockets?: number; connectTimeoutMs?: number } = {}) {
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.agent = new http.Agent({
       keepAlive: true,
       keepAliveMsecs: 1000,
       maxSockets: opts.maxSockets ?? Infinity,
       maxFreeSockets: opts.maxFreeSockets ?? 256,
       scheduling: 'lifo',
+      // An idle timeout makes Node honour the upstream's `Keep-Alive: timeout=N` hint (it closes a pooled
+      // socket a second before the server would); without one the hint is ignored and a socket the
+      // server is closing gets reused: a request that never reached the app fails with a reset.
+      timeout: IDLE_SOCKET_TIMEOUT_MS,
     });
+    this.httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 64, scheduling: 'lifo' });
     this.proxy = httpProxy.createProxyServer({
       agent: this.agent,
       selfHandleResponse: true,
@@ -89,6 +107,7 @@ export class HttpProxyTransport implements UpstreamTransport {
       if (!a) return;
       a.proxyReq = proxyReq;
       if (a.done) proxyReq.destroy();
+      else if (connectTimeoutMs > 0 && proxyReq.socket?.connecting) armConnectTimeout(proxyReq, connectTimeoutMs);
     });
     this.proxy.on('proxyRes', (proxyRes, req) => {
       const a = (req as WithAttempt)[ATTEMPT];
@@ -108,21 +127,61 @@ export class HttpProxyTransport implements UpstreamTransport {
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
+    body?: Buffer,
   ): AttemptHandle {
     const a = new Attempt(cb);
     (req as WithAttempt)[ATTEMPT] = a;
     if (timeoutMs > 0 && Number.isFinite(timeoutMs)) a.timer = setTimeout(() => a.expire(), timeoutMs);
-    this.proxy.web(req, res, { target }, (err: Error) => {
+    // http-proxy pipes `buffer` instead of the (already consumed) request when one is given.
+    const buffer = body ? Readable.from([body], { objectMode: false }) : undefined;
+    const tls = target.startsWith('https:');
+    // secure: verify the upstream certificate; the Host sent is the target's, as TLS SNI must match it.
+    const parsed = this.parsedTarget(target);
+    const options = tls ? { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true } : { target: parsed, buffer };
+    this.proxy.web(req, res, options, (err: Error) => {
       if (!a.finish()) return;
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      const kind: AttemptFailure = a.timedOut ? 'timeout' : CONNECT_ERRORS.has(code) ? 'connect-failure' : 'reset';
+      // A pooled connection the server closed before answering is a connect failure, as a fresh
+      // connection refused would be: no response came, the request did not get through (Go's
+      // http.Transport treats it the same way). Retried only where the policy retries those.
+      const stale = code === 'ECONNRESET' && a.proxyReq?.reusedSocket === true;
+      const kind: AttemptFailure = a.timedOut ? 'timeout' : CONNECT_ERRORS.has(code) || stale ? 'connect-failure' : 'reset';
       a.cb.onFailure(kind, err);
     });
     return a;
   }
 
+  /**
+   * http-proxy url.parse()s a string target on every request; the same parse, done once per endpoint
+   * (it only reads the result). Bounded: a table past the limit starts afresh.
+   */
+  private parsedTarget(target: string): Url {
+    let u = this.parsedTargets.get(target);
+    if (!u) {
+      if (this.parsedTargets.size >= MAX_PARSED_TARGETS) this.parsedTargets.clear();
+      u = parseUrl(target);
+      this.parsedTargets.set(target, u);
+    }
+    return u;
+  }
+
   close(): void {
     this.proxy.close();
     this.agent.destroy();
+    this.httpsAgent.destroy();
   }
+}
+
+/** A connect that hangs (SYN unanswered, accept queue full) fails as a connect failure, retryable elsewhere. */
+function armConnectTimeout(proxyReq: http.ClientRequest, ms: number): void {
+  const socket = proxyReq.socket!;
+  // Checked again after the poll phase: after a stall, timers run before the I/O that completed the connect.
+  const timer = setTimeout(() => setImmediate(() => {
+    if (!socket.connecting || proxyReq.destroyed) return;
+    const err: NodeJS.ErrnoException = new Error(`connect timed out after ${ms} ms`);
+    err.code = CONNECT_TIMEOUT;
+    proxyReq.destroy(err);
+  }), ms);
+  socket.once('connect', () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
 }

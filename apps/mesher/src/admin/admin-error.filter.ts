@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AdminError, type AdminErrorCode } from '@mesher/contracts';
+import { storeFaultError } from '@mesher/persistence';
 
 /** One status per admin error code; the compiler insists on a row for every code. */
 export const ADMIN_ERROR_STATUS: { readonly [K in AdminErrorCode]: number } = {
@@ -10,6 +11,8 @@ export const ADMIN_ERROR_STATUS: { readonly [K in AdminErrorCode]: number } = {
   UNAVAILABLE: 503,
   PRECONDITION_FAILED: 412,
   UNAUTHORIZED: 401,
+  // 507 Insufficient Storage: the disk under the registry database is full.
+  STORAGE_FULL: 507,
 };
 
 const STATUS_CODE: Record<number, string> = {
@@ -21,7 +24,10 @@ const STATUS_CODE: Record<number, string> = {
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  421: 'MISDIRECTED_REQUEST',
   422: 'INVALID',
+  429: 'TOO_MANY_REQUESTS',
+  503: 'UNAVAILABLE',
 };
 
 /** Every admin error answers {statusCode, code, message, errors?}. */
@@ -31,6 +37,8 @@ export class AdminErrorFilter implements ExceptionFilter {
 
   catch(err: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // A store fault that escaped the store's own mapping (a read meeting a lock, a damaged page): 503/507, not 500.
+    if (!(err instanceof AdminError)) err = storeFaultError(err, 'mesher.db') ?? err;
     let status = 500;
     let body: Record<string, unknown>;
     if (err instanceof AdminError) {
@@ -41,11 +49,15 @@ export class AdminErrorFilter implements ExceptionFilter {
       const r = err.getResponse();
       const msg = typeof r === 'string' ? r : (r as { message?: unknown }).message;
       const errors = typeof r === 'object' && r !== null ? (r as { errors?: unknown }).errors : undefined;
+      // Terminus' readiness report ({status, info, error, details}) is kept whole: it says what is down and why.
+      const report = typeof r === 'object' && r !== null && 'details' in r ? (r as { status?: unknown; info?: unknown; error?: Record<string, { message?: unknown }>; details: unknown }) : null;
+      const down = report ? Object.entries(report.error ?? {}).map(([k, v]) => `${k}: ${typeof v?.message === 'string' ? v.message : 'down'}`) : [];
       body = {
         statusCode: status,
         code: STATUS_CODE[status] ?? 'ERROR',
-        message: Array.isArray(msg) ? msg.join('; ') : String(msg ?? err.message),
+        message: report ? `not ready: ${down.join('; ')}` : Array.isArray(msg) ? msg.join('; ') : String(msg ?? err.message),
         ...(errors ? { errors } : {}),
+        ...(report ? { status: report.status, info: report.info, error: report.error, details: report.details } : {}),
       };
     } else if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
       // Fastify's own errors (invalid JSON, body too large, bad content type).

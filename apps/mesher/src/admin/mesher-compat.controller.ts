@@ -5,7 +5,7 @@ import { AdminError } from '@mesher/contracts';
 import { SnapshotHolder } from '@mesher/registry';
 import { MESHER_VERSION } from '../version';
 import { actorOf } from './actor';
-import { parseYamlBody, routeRulesFromDocument, rulesToYaml } from './route-rule-yaml';
+import { chassisRulesToNative, parseYamlBody, routeRulesFromDocument, rulesToYaml, serviceKey } from './route-rule-yaml';
 import { RoutesService } from './routes.service';
 
 /** ServiceComb Mesher's admin endpoints and routeRule YAML, kept for tools and files that use them. */
@@ -31,14 +31,14 @@ export class MesherCompatController {
   @Get('routeRule/:service')
   @Header('content-type', 'application/yaml; charset=utf-8')
   async getRouteRule(@Param('service') service: string) {
-    return rulesToYaml(await this.routes.list(service));
+    return rulesToYaml(await this.routes.list(serviceKey(service)));
   }
 
   @Put('routeRule/:service')
   async putRouteRule(@Param('service') service: string, @Body() body: unknown, @Req() req: FastifyRequest) {
     const list = parseYamlBody(body);
     if (!Array.isArray(list)) throw new AdminError('INVALID', 'body must be a YAML list of rules', [{ field: 'body', message: 'body must be a list of rules' }]);
-    return this.routes.replaceForServices(new Map([[service, list]]), actorOf(req));
+    return this.routes.replaceForServices(chassisRulesToNative(new Map([[serviceKey(service), list]])), actorOf(req));
   }
 
   @Post('routeRule')

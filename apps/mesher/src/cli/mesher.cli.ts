@@ -56,6 +56,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       proxy: fmt(running.proxy),
       admin: fmt(running.admin),
       inbound: fmt(running.inbound),
+      edge: fmt(running.edge),
       dashboard: `http://${fmt(running.admin)}/`,
       dataDir: cfg.dataDir,
       service: cfg.serviceName,

@@ -1,6 +1,6 @@
 /** Every start-up option: one row each, so --help, env, mesher.yaml and validation cannot drift apart. */
 
-export type OptionType = 'port' | 'host' | 'string' | 'path' | 'duration' | 'seconds' | 'bool' | 'labels' | 'enum' | 'url-list';
+export type OptionType = 'port' | 'host' | 'string' | 'path' | 'duration' | 'seconds' | 'bool' | 'labels' | 'enum' | 'url-list' | 'int' | 'bytes' | 'host-list';
 
 export interface OptionDef {
   key: keyof MesherConfig;
@@ -22,6 +22,9 @@ export interface MesherConfig {
   adminAddress: string;
   dataDir: string;
   adminToken: string | null;
+  adminViewerToken: string | null;
+  adminBodyLimit: number;
+  adminAllowedHosts: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   accessLog: boolean;
   serviceName: string | null;
@@ -41,9 +44,20 @@ export interface MesherConfig {
   meshSecret: string | null;
   trafficRetentionMs: number;
   meshFile: string | null;
+  mode: 'sidecar' | 'edge';
+  edgePort: number;
+  edgeAddress: string;
   explain: 'off' | 'loopback' | 'always';
   registry: 'sqlite' | 'etcd';
   etcdEndpoints: string[];
+  maxHeaderSize: number;
+  maxHeaderCount: number;
+  maxUrlLength: number;
+  headersTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxConnections: number;
+  overloadEventLoopDelayMs: number;
+  overloadHeapPercent: number;
 }
 
 export const OPTIONS: readonly OptionDef[] = [
@@ -54,6 +68,9 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'adminAddress', flag: '--admin-address', env: ['MESHER_ADMIN_ADDRESS'], type: 'host', default: '127.0.0.1', help: 'address of the admin API (non-loopback needs --admin-token)' },
   { key: 'dataDir', flag: '--data-dir', env: ['MESHER_DATA_DIR'], type: 'path', default: './data', help: 'directory of the SQLite store (mesher.db)' },
   { key: 'adminToken', flag: '--admin-token', env: ['MESHER_ADMIN_TOKEN'], type: 'string', default: null, help: 'bearer token required on /v1 when set', secret: true },
+  { key: 'adminViewerToken', flag: '--admin-viewer-token', env: ['MESHER_ADMIN_VIEWER_TOKEN'], type: 'string', default: null, help: 'read-only bearer token (GET and HEAD on /v1 only); needs --admin-token', secret: true },
+  { key: 'adminBodyLimit', flag: '--admin-body-limit', env: ['MESHER_ADMIN_BODY_LIMIT'], type: 'bytes', default: 1_048_576, help: 'largest admin request body, e.g. 512k, 1m; 413 beyond' },
+  { key: 'adminAllowedHosts', flag: '--admin-allowed-hosts', env: ['MESHER_ADMIN_ALLOWED_HOSTS'], type: 'host-list', default: [], help: 'host names the admin API answers to besides localhost and its own address (DNS rebinding guard), comma-separated' },
   { key: 'logLevel', flag: '--log-level', env: ['MESHER_LOG_LEVEL'], type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error', 'silent'], help: 'log level' },
   { key: 'accessLog', flag: '--access-log', env: ['MESHER_ACCESS_LOG'], type: 'bool', default: false, help: 'one JSON line per proxied request on stdout' },
   { key: 'serviceName', flag: '--service-name', env: ['MESHER_SERVICE_NAME', 'SERVICE_NAME'], type: 'string', default: null, help: 'name of the local app: registers it and names it as x-mesher-source' },
@@ -74,6 +91,17 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'trafficRetentionMs', flag: '--traffic-retention', env: ['MESHER_TRAFFIC_RETENTION'], type: 'duration', default: 86_400_000, help: 'how long per-minute traffic history is kept (e.g. 24h)' },
   { key: 'explain', flag: '--explain', env: ['MESHER_EXPLAIN'], type: 'enum', default: 'loopback', choices: ['off', 'loopback', 'always'], help: 'who may ask for a decision explanation with x-mesher-explain: 1' },
   { key: 'meshFile', flag: '--config-file', env: ['MESHER_CONFIG_FILE'], type: 'path', default: null, help: 'declarative mesh configuration (services, routes, policies) applied at start-up' },
+  { key: 'mode', flag: '--mode', env: ['MESHER_MODE'], type: 'enum', default: 'sidecar', choices: ['sidecar', 'edge'], help: 'sidecar, or edge: an ingress gateway in front of the mesh' },
+  { key: 'edgePort', flag: '--edge-port', env: ['MESHER_EDGE_PORT'], type: 'port', default: 30100, help: 'edge listener port in --mode edge (0 = a free port)' },
+  { key: 'edgeAddress', flag: '--edge-address', env: ['MESHER_EDGE_ADDRESS'], type: 'host', default: '0.0.0.0', help: 'edge listener address (outside clients reach it)' },
   { key: 'registry', flag: '--registry', env: ['MESHER_REGISTRY'], type: 'enum', default: 'sqlite', choices: ['sqlite', 'etcd'], help: 'registry store' },
   { key: 'etcdEndpoints', flag: '--etcd-endpoints', env: ['MESHER_ETCD_ENDPOINTS'], type: 'url-list', default: [], help: 'etcd endpoints, comma-separated' },
+  { key: 'maxHeaderSize', flag: '--max-header-size', env: ['MESHER_MAX_HEADER_SIZE'], type: 'bytes', default: 32_768, help: 'largest request head (request line and headers) on the proxy listeners, e.g. 32k; 431 beyond' },
+  { key: 'maxHeaderCount', flag: '--max-header-count', env: ['MESHER_MAX_HEADER_COUNT'], type: 'int', default: 100, help: 'most header fields in one request; 431 beyond' },
+  { key: 'maxUrlLength', flag: '--max-url-length', env: ['MESHER_MAX_URL_LENGTH'], type: 'bytes', default: 8192, help: 'longest request target (URL); 414 beyond' },
+  { key: 'headersTimeoutMs', flag: '--headers-timeout', env: ['MESHER_HEADERS_TIMEOUT'], type: 'duration', default: 20_000, help: 'a request head must arrive within this long (slowloris); 408 beyond' },
+  { key: 'connectTimeoutMs', flag: '--connect-timeout', env: ['MESHER_CONNECT_TIMEOUT'], type: 'duration', default: 5000, help: 'longest wait for a TCP connect to an upstream instance or the local app; 0 = none' },
+  { key: 'maxConnections', flag: '--max-connections', env: ['MESHER_MAX_CONNECTIONS'], type: 'int', default: 10_000, help: 'open connections per proxy listener; more are refused and counted; 0 = no limit' },
+  { key: 'overloadEventLoopDelayMs', flag: '--overload-event-loop-delay', env: ['MESHER_OVERLOAD_EVENT_LOOP_DELAY'], type: 'duration', default: 0, help: 'shed requests (503 OVERLOADED) while the event loop runs this late, e.g. 500ms; 0 = off' },
+  { key: 'overloadHeapPercent', flag: '--overload-heap-percent', env: ['MESHER_OVERLOAD_HEAP_PERCENT'], type: 'int', default: 95, help: 'shed requests (503 OVERLOADED) while the V8 heap is this full (percent of its limit); 0 = off' },
 ];

@@ -63,7 +63,23 @@ describe('loadConfig', () => {
     [['--registry', 'etcd'], {}, /--etcd-endpoints/],
     [['--etcd-endpoints', 'ftp://x'], {}, /--etcd-endpoints/],
     [['--access-log', 'maybe'], {}, /--access-log .*true or false/],
+    [['--admin-viewer-token', 'v'], {}, /--admin-viewer-token: needs --admin-token/],
+    [['--admin-token', 'same', '--admin-viewer-token', 'same'], {}, /--admin-viewer-token: must differ from --admin-token/],
+    [['--admin-body-limit', '10'], {}, /--admin-body-limit: must be at least 1k/],
+    [['--admin-body-limit', 'lots'], {}, /--admin-body-limit \(flag\): "lots" is not a size/],
+    [[], { MESHER_ADMIN_ALLOWED_HOSTS: 'good.example,bad host' }, /--admin-allowed-hosts \(env MESHER_ADMIN_ALLOWED_HOSTS\): .*'bad host'/],
   ];
+
+  test('admin plane options: viewer token, body limit, allowed hosts (lower-cased, trailing dot dropped)', () => {
+    const cfg = loadConfig(['--admin-token', 'op', '--admin-viewer-token', 'view', '--admin-body-limit', '256k', '--admin-allowed-hosts', 'Mesher.Internal., admin.example'], {});
+    assert.equal(cfg.adminViewerToken, 'view');
+    assert.equal(cfg.adminBodyLimit, 256 * 1024);
+    assert.deepEqual(cfg.adminAllowedHosts, ['mesher.internal', 'admin.example']);
+    const d = loadConfig([], {});
+    assert.equal(d.adminBodyLimit, 1024 * 1024);
+    assert.deepEqual(d.adminAllowedHosts, []);
+    assert.equal(d.adminViewerToken, null);
+  });
   for (const [argv, env, re] of bad) {
     test(`rejects ${argv.join(' ') || JSON.stringify(env)}`, () => {
       assert.throws(() => loadConfig(argv, env), (e: Error) => e instanceof ConfigError && re.test(e.message));

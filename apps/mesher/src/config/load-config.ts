@@ -73,6 +73,24 @@ function convert(def: OptionDef, raw: Raw): unknown {
       }
       return out;
     }
+    case 'int': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw bad('is not a whole number (0 or more)');
+      return n;
+    }
+    case 'bytes': {
+      const m = typeof v === 'number' ? [String(v), String(v), ''] : typeof v === 'string' ? /^(\d+)([km]i?b?)?$/i.exec(v.trim()) : null;
+      const n = m ? Number(m[1]) * (m[2] ? (m[2][0].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) throw bad('is not a size in bytes (e.g. 8192, 32k, 1m)');
+      return n;
+    }
+    case 'host-list': {
+      const items = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : null;
+      if (!items) throw bad('must be a comma-separated list of host names');
+      const hosts = items.map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean);
+      for (const h of hosts) if (!isHost(h)) throw bad(`has '${h}', expected a host name or IP address`);
+      return hosts;
+    }
     case 'url-list': {
       const items = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : null;
       if (!items) throw bad('must be a comma-separated list of URLs');
@@ -176,6 +194,13 @@ function validate(cfg: MesherConfig): MesherConfig {
   if (!isLoopback(cfg.adminAddress) && !cfg.adminToken) {
     throw new ConfigError(`refusing to bind the admin API to ${cfg.adminAddress} without --admin-token (MESHER_ADMIN_TOKEN)`);
   }
+  if (cfg.adminViewerToken !== null && !cfg.adminToken) {
+    throw new ConfigError('invalid --admin-viewer-token: needs --admin-token (without it the admin API is open to everyone)');
+  }
+  if (cfg.adminViewerToken !== null && cfg.adminViewerToken === cfg.adminToken) {
+    throw new ConfigError('invalid --admin-viewer-token: must differ from --admin-token');
+  }
+  if (cfg.adminBodyLimit < 1024) throw new ConfigError('invalid --admin-body-limit: must be at least 1k');
   if (cfg.appPort !== null && cfg.appPort === 0) throw new ConfigError('invalid --app-port: 0 is not the port of an app');
   if (cfg.appPort !== null && !cfg.serviceName) throw new ConfigError('invalid --app-port: a local app needs --service-name to be registered under');
   if (cfg.inboundPort !== null && cfg.appPort === null) throw new ConfigError('invalid --inbound-port: the inbound listener needs --app-port to forward to');
@@ -187,6 +212,11 @@ function validate(cfg: MesherConfig): MesherConfig {
   if (cfg.appHealthCheck !== null && cfg.appHealthCheck !== 'tcp' && !cfg.appHealthCheck.startsWith('/')) {
     throw new ConfigError(`invalid --app-health-check: ${JSON.stringify(cfg.appHealthCheck)} must be an HTTP path starting with '/' or 'tcp'`);
   }
+  if (cfg.maxHeaderSize < 1024) throw new ConfigError('invalid --max-header-size: must be at least 1k');
+  if (cfg.maxHeaderCount < 1) throw new ConfigError('invalid --max-header-count: must be at least 1');
+  if (cfg.maxUrlLength < 16) throw new ConfigError('invalid --max-url-length: must be at least 16');
+  if (cfg.headersTimeoutMs < 100) throw new ConfigError('invalid --headers-timeout: must be at least 100ms');
+  if (cfg.overloadHeapPercent > 100) throw new ConfigError('invalid --overload-heap-percent: must be 0 (off) to 100');
   if (cfg.registry === 'etcd' && cfg.etcdEndpoints.length === 0) throw new ConfigError('invalid --etcd-endpoints: --registry etcd needs at least one endpoint');
   return cfg;
 }

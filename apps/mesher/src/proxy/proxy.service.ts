@@ -1,18 +1,25 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import {
+  createConnectHandler,
   createInboundHandler,
+  EgressTable,
+  createInboundUpgradeHandler,
   createOutboundHandler,
+  createOutboundUpgradeHandler,
   ExplainLog,
   HttpProxyTransport,
   ProxyServer,
   RuntimeTable,
+  type OverloadGuard,
+  type RequestGuard,
   type RequestObserver,
 } from '@mesher/proxy-core';
 import { SnapshotHolder } from '@mesher/registry';
 import type { MesherConfig } from '../config/config.schema';
 import { MESHER_CONFIG } from '../tokens';
 import { ObservabilityService } from '../observability/observability.service';
+import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard } from './data-plane-limits';
 
 /** Owns the data-plane listeners; the handlers read only the snapshot holder. */
 @Injectable()
@@ -20,10 +27,15 @@ export class ProxyService {
   private readonly log = new Logger('proxy');
   readonly runtimes = new RuntimeTable();
   readonly explanations = new ExplainLog();
-  readonly transport = new HttpProxyTransport();
+  readonly transport: HttpProxyTransport;
+  /** Load shedding on event-loop delay and heap use, shared by both listeners. */
+  readonly overload: OverloadGuard;
+  private readonly guard: RequestGuard;
   readonly nodeId: string;
   outbound: ProxyServer | null = null;
   inbound: ProxyServer | null = null;
+  edge: ProxyServer | null = null;
+  private readonly egress = new EgressTable();
 
   constructor(
     @Inject(MESHER_CONFIG) private readonly cfg: MesherConfig,
@@ -31,6 +43,10 @@ export class ProxyService {
     private readonly obs: ObservabilityService,
   ) {
     this.nodeId = `mesher-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs });
+    this.overload = overloadGuard(cfg);
+    this.guard = requestGuard(cfg, this.overload);
+    registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound]], this.overload);
     this.runtimes.sync(holder.current, Date.now());
     // Swap listeners run synchronously inside swap(): no request sees a snapshot without its runtimes.
     holder.onSwap((s) => this.runtimes.sync(s, Date.now()));
@@ -44,7 +60,9 @@ export class ProxyService {
     return this.obs.observer;
   }
 
-  async start(): Promise<{ outbound: AddressInfo; inbound: AddressInfo | null }> {
+  async start(): Promise<{ outbound: AddressInfo; inbound: AddressInfo | null; edge: AddressInfo | null }> {
+    this.overload.start();
+    const limits = listenerOptions(this.cfg);
     this.outbound = new ProxyServer(
       'outbound',
       createOutboundHandler({
@@ -56,9 +74,45 @@ export class ProxyService {
         meshSecret: this.cfg.meshSecret,
         observer: this.observer,
         explain: { allowed: (req) => this.explainAllowed(req.socket.remoteAddress), log: this.explanations },
+        guard: this.guard,
+        egress: this.egress,
       }),
+      {
+        ...limits,
+        upgrade: createOutboundUpgradeHandler({
+          holder: this.holder,
+          runtimes: this.runtimes,
+          serviceName: this.cfg.serviceName,
+          via: this.via,
+          meshSecret: this.cfg.meshSecret,
+          observer: this.observer,
+          guard: this.guard,
+          connectTimeoutMs: this.cfg.connectTimeoutMs,
+        }),
+      },
     );
+    // https_proxy clients: CONNECT tunnels to hosts egress rules allow.
+    this.outbound.server.on('connect', createConnectHandler(this.holder, undefined, this.cfg.connectTimeoutMs));
     const outbound = await this.outbound.listen(this.cfg.proxyPort, this.cfg.listenAddress);
+    let edge: AddressInfo | null = null;
+    if (this.cfg.mode === 'edge') {
+      this.edge = new ProxyServer(
+        'edge',
+        createOutboundHandler({
+          holder: this.holder,
+          runtimes: this.runtimes,
+          transport: this.transport,
+          serviceName: null,
+          via: this.via,
+          observer: this.observer,
+          explain: { allowed: (req) => this.explainAllowed(req.socket.remoteAddress), log: this.explanations },
+          guard: this.guard,
+          edge: true,
+        }),
+        limits,
+      );
+      edge = await this.edge.listen(this.cfg.edgePort, this.cfg.edgeAddress);
+    }
     let inbound: AddressInfo | null = null;
     if (this.cfg.appPort !== null && this.cfg.serviceName && this.cfg.inboundPort !== null) {
       this.inbound = new ProxyServer(
@@ -73,11 +127,25 @@ export class ProxyService {
           meshSecret: this.cfg.meshSecret,
           timeoutMs: 60_000,
           observer: this.observer,
+          guard: this.guard,
         }),
+        {
+          ...limits,
+          upgrade: createInboundUpgradeHandler({
+            appUrl: `http://${this.cfg.appHost}:${this.cfg.appPort}`,
+            serviceName: this.cfg.serviceName,
+            runtimes: this.runtimes,
+            via: this.via,
+            meshSecret: this.cfg.meshSecret,
+            observer: this.observer,
+            guard: this.guard,
+            connectTimeoutMs: this.cfg.connectTimeoutMs,
+          }),
+        },
       );
       inbound = await this.inbound.listen(this.cfg.inboundPort, this.cfg.inboundAddress);
     }
-    return { outbound, inbound };
+    return { outbound, inbound, edge };
   }
 
   private explainAllowed(addr: string | undefined): boolean {
@@ -88,9 +156,10 @@ export class ProxyService {
 
   /** Graceful: stop accepting, let in-flight requests finish up to the drain timeout. */
   async stop(drainMs: number): Promise<void> {
-    await Promise.all([this.outbound?.close(drainMs), this.inbound?.close(drainMs)]);
+    await Promise.all([this.outbound?.close(drainMs), this.inbound?.close(drainMs), this.edge?.close(drainMs)]);
     this.transport.close();
     this.runtimes.close();
+    this.overload.stop();
     this.log.log('data plane stopped');
   }
 }

@@ -53,8 +53,10 @@ export class RegistryService implements OnModuleInit, OnApplicationShutdown {
           this.lastError = null;
         } while (this.again);
       } catch (e) {
-        this.lastError = (e as Error).message;
-        this.log.error(`snapshot rebuild failed, keeping the previous one: ${this.lastError}`);
+        const message = (e as Error).message;
+        // Retried every poll while the store fails: say it once per distinct failure.
+        if (message !== this.lastError) this.log.error(`snapshot rebuild failed, keeping the previous one: ${message}`);
+        this.lastError = message;
       } finally {
         this.rebuilding = null;
       }
@@ -66,7 +68,8 @@ export class RegistryService implements OnModuleInit, OnApplicationShutdown {
     if (this.rebuilding) return;
     try {
       const token = await this.store.changeToken();
-      if (token !== this.lastToken) await this.refresh();
+      // After a failed read, rebuild even without a change, so readiness recovers with the store.
+      if (token !== this.lastToken || this.lastError !== null) await this.refresh();
     } catch (e) {
       this.lastError = (e as Error).message;
     }

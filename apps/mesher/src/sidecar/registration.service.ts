@@ -32,7 +32,12 @@ export class RegistrationService {
     this.endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${inboundPort}`;
     this.instanceId = `${this.cfg.serviceName}@${host}:${inboundPort}`;
     this.status = initialStatus;
-    await this.register();
+    await this.register().catch((e: unknown) => {
+      // A registry that cannot be reached (etcd outage) must not stop the start: the heartbeats register once it answers.
+      if (!(e instanceof AdminError && e.code === 'UNAVAILABLE')) throw e;
+      this.lastHeartbeatError = e.message;
+      this.log.warn(`cannot register yet (${e.message}); will register when the registry answers`);
+    });
     this.timer = setInterval(() => void this.beat(), this.cfg.heartbeatIntervalMs);
     this.timer.unref();
   }

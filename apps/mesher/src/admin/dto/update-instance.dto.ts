@@ -1,40 +1,40 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 import { INSTANCE_STATUSES, type InstanceStatus } from '@mesher/contracts';
-import { IsEndpointUrl, IsStringMap } from './validators';
+import { IsEndpointUrl, IsOptionalNotNull, IsStringMap } from './validators';
 
-/** Fields present are changed; absent ones keep their value. */
+/** Fields present are changed; absent ones keep their value; null is refused (nothing here may be empty). */
 export class UpdateInstanceDto {
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsEndpointUrl()
   endpoint?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsString()
   @MaxLength(100)
   version?: string;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsStringMap()
   labels?: Record<string, string>;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(0)
   @Max(10000)
   weight?: number;
 
   @ApiPropertyOptional({ enum: INSTANCE_STATUSES })
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsIn(INSTANCE_STATUSES as InstanceStatus[], { message: `status must be one of ${INSTANCE_STATUSES.join(', ')}` })
   status?: InstanceStatus;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOptionalNotNull()
   @IsInt()
   @Min(0)
   @Max(86400)

@@ -1,4 +1,7 @@
-import { registerDecorator, type ValidationOptions } from 'class-validator';
+import { registerDecorator, ValidateIf, type ValidationOptions } from 'class-validator';
+
+/** Optional but never null: an absent field keeps its value; null would reach a NOT NULL column, so it is a 400. */
+export const IsOptionalNotNull = () => ValidateIf((_o: object, v: unknown) => v !== undefined);
 
 export const SERVICE_NAME_RE = /^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/;
 

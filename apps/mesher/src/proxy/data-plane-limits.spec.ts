@@ -1,0 +1,58 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { ProxyServer } from '@mesher/proxy-core';
+import { ConfigError, loadConfig } from '../config/load-config';
+import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard } from './data-plane-limits';
+
+describe('data-plane limit options', () => {
+  test('documented defaults', () => {
+    const c = loadConfig([], {});
+    assert.deepEqual(
+      [c.maxHeaderSize, c.maxHeaderCount, c.maxUrlLength, c.headersTimeoutMs, c.connectTimeoutMs, c.maxConnections, c.overloadEventLoopDelayMs, c.overloadHeapPercent],
+      [32_768, 100, 8192, 20_000, 5000, 10_000, 0, 95],
+    );
+  });
+
+  test('flags and environment, with size suffixes and durations', () => {
+    const c = loadConfig(
+      ['--max-header-size', '16k', '--max-url-length', '2048', '--headers-timeout', '2s', '--connect-timeout', '250ms', '--overload-event-loop-delay', '0'],
+      { MESHER_MAX_CONNECTIONS: '500', MESHER_MAX_HEADER_COUNT: '50', MESHER_OVERLOAD_HEAP_PERCENT: '80' },
+    );
+    assert.deepEqual(listenerOptions(c), { maxHeaderSize: 16_384, maxHeaderCount: 50, maxUrlLength: 2048, headersTimeoutMs: 2000, maxConnections: 500 });
+    assert.equal(c.connectTimeoutMs, 250);
+    const g = requestGuard(c, overloadGuard(c));
+    assert.deepEqual(g.limits, { maxUrlLength: 2048, maxHeaderCount: 50 });
+    assert.ok(g.overload, 'heap check still on');
+    const off = loadConfig(['--overload-event-loop-delay', '0', '--overload-heap-percent', '0'], {});
+    assert.equal(requestGuard(off, overloadGuard(off)).overload, null, 'both checks off: no shedding at all');
+  });
+
+  test('bad values stop start-up with a message naming the option', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--max-header-size', 'lots'], /invalid --max-header-size \(flag\): "lots" is not a size in bytes/],
+      [['--max-header-size', '100'], /invalid --max-header-size: must be at least 1k/],
+      [['--max-header-count', '-1'], /invalid --max-header-count \(flag\): "-1" is not a whole number/],
+      [['--max-connections', '1.5'], /invalid --max-connections/],
+      [['--max-url-length', '8'], /invalid --max-url-length: must be at least 16/],
+      [['--headers-timeout', '10ms'], /invalid --headers-timeout: must be at least 100ms/],
+      [['--overload-heap-percent', '150'], /invalid --overload-heap-percent: must be 0 \(off\) to 100/],
+      [['--connect-timeout', 'soon'], /invalid --connect-timeout/],
+    ];
+    for (const [argv, msg] of cases) assert.throws(() => loadConfig(argv, {}), (e: unknown) => e instanceof ConfigError && msg.test(e.message), argv.join(' '));
+  });
+
+  test('refusals and shedding are exported as metrics', async () => {
+    const registry = new Registry();
+    const server = new ProxyServer('outbound', (_q, s) => s.end());
+    const c = loadConfig([], {});
+    const overload = overloadGuard(c);
+    overload.shed = 3;
+    registerDataPlaneMetrics(registry, () => [['outbound', server], ['inbound', null]], overload);
+    const text = await registry.metrics();
+    assert.match(text, /^mesher_listener_refused_connections_total\{listener="outbound"\} 0$/m);
+    assert.match(text, /^mesher_overload_shed_requests_total 3$/m);
+    assert.match(text, /^mesher_overloaded 0$/m);
+    assert.match(text, /^mesher_upgraded_connections\{listener="outbound"\} 0$/m);
+  });
+});

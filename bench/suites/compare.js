@@ -1,0 +1,194 @@
+'use strict';
+// Suite 1: the same upstream reached directly, through a bare http-proxy forwarder, through Mesher's
+// data-plane libs alone, through Mesher (one and two hops) and through nginx. All targets run side by
+// side for the whole suite and are measured in alternating order (ABCDEF FEDCBA ...), so slow drift on
+// a shared machine hits every scenario alike. Each round measures each scenario at fixed concurrency,
+// then at a fixed rate.
+const { cpuMs, retryOnce, rssBytes, sampleRss, sleep } = require('../lib/procs');
+const { fixedConcurrency, fixedRate, loadTool } = require('../lib/load');
+const { mean } = require('../lib/stats');
+const { fmt, mb, ratio, table } = require('../lib/report');
+const T = require('../lib/targets');
+
+const SCENARIOS = [
+  { key: 'direct', hops: 0, start: async (up) => ({ ...up, name: 'direct (upstream)', pids: [] }) },
+  { key: 'bare', hops: 1, start: (up) => T.startBareProxy(up) },
+  // Not one of the issue's scenarios: Mesher's data-plane libs without the app, to split the cost.
+  { key: 'core', hops: 1, start: (up) => T.startCoreProxy(up) },
+  { key: 'mesher1', hops: 1, start: (up) => T.startMesherOneHop(up) },
+  { key: 'mesher2', hops: 2, start: (up) => T.startMesherTwoHops(up) },
+  { key: 'nginx', hops: 1, start: (up) => T.startNginx(up) },
+];
+
+async function runCompare(o, log) {
+  const upstream = await T.startUpstream();
+  const live = [];
+  try {
+    for (const s of SCENARIOS) {
+      if (o.only && !o.only.includes(s.key)) continue;
+      const target = await retryOnce(() => s.start(upstream), log);
+      if (!target) {
+        log(`  ${s.key}: skipped (not installed)`);
+        continue;
+      }
+      live.push({ ...s, target, conc: [], rate: [], rssLoad: new Map() });
+      log(`  started ${target.name} at ${target.url}${target.host ? ` (Host: ${target.host})` : ''}`);
+    }
+    await sleep(1000);
+    // Idle: started, one routing check done, no load yet.
+    for (const s of live) s.rssIdle = s.target.pids.map(rssBytes);
+
+    log(`  warm-up: ${o.warmup} s each at ${o.connections} connections`);
+    for (const s of live) await fixedConcurrency({ url: s.target.url, host: s.target.host, connections: o.connections, durationS: o.warmup });
+
+    for (let round = 0; round < o.rounds; round++) {
+      const order = round % 2 === 0 ? live : [...live].reverse();
+      log(`  round ${round + 1}/${o.rounds}: ${order.map((s) => s.key).join(' ')}`);
+      for (const s of order) {
+        const t = s.target;
+        const sampler = sampleRss(t.pids);
+        const cpu0 = t.pids.map(cpuMs);
+        const c = await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.duration });
+        // CPU per request is the figure least bent by other work on the machine: it counts only this process.
+        c.cpuUsPerReq = t.pids.length ? (t.pids.reduce((a, p, i) => a + cpuMs(p) - cpu0[i], 0) * 1000) / c.requests : NaN;
+        await sleep(300);
+        const r = await fixedRate({ url: t.url, host: t.host, rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) });
+        for (const [pid, v] of sampler.stop()) s.rssLoad.set(pid, Math.max(s.rssLoad.get(pid) ?? 0, v));
+        s.conc.push(c);
+        s.rate.push(r);
+        log(
+          `    ${s.key.padEnd(8)} ${fmt(c.rps, 0).padStart(7)} req/s p50 ${fmt(c.p50)} p99 ${fmt(c.p99)} ms err ${c.errors} | ` +
+            `@${o.rate}/s p50 ${fmt(r.p50, 3)} p99 ${fmt(r.p99, 3)} ms err ${r.errors}`,
+        );
+        await sleep(300);
+      }
+    }
+  } finally {
+    for (const s of live) if (s.key !== 'direct') await s.target.stop().catch(() => undefined);
+    await upstream.stop();
+  }
+  return summarize(live, o);
+}
+
+function summarize(live, o) {
+  const agg = live.map((s) => {
+    const m = (list, k) => mean(list.map((x) => x[k]));
+    const rps = s.conc.map((x) => x.rps);
+    return {
+      key: s.key,
+      name: s.target.name,
+      hops: s.hops,
+      pids: s.target.pids,
+      rps: mean(rps),
+      rpsMin: Math.min(...rps),
+      rpsMax: Math.max(...rps),
+      cpu: m(s.conc, 'cpuUsPerReq'),
+      c: { p50: m(s.conc, 'p50'), p90: m(s.conc, 'p90'), p99: m(s.conc, 'p99'), errors: s.conc.reduce((a, x) => a + x.errors, 0) },
+      r: {
+        rps: m(s.rate, 'rps'),
+        p50: m(s.rate, 'p50'),
+        p90: m(s.rate, 'p90'),
+        p99: m(s.rate, 'p99'),
+        max: Math.max(...s.rate.map((x) => x.max)),
+        // The least disturbed round: on a shared machine a burst of other work lands in one round
+        // and dominates a mean of tails; the best round is the closer estimate of the proxy's own.
+        bestP50: Math.min(...s.rate.map((x) => x.p50)),
+        bestP99: Math.min(...s.rate.map((x) => x.p99)),
+        errors: s.rate.reduce((a, x) => a + x.errors, 0),
+      },
+      rssIdle: s.rssIdle,
+      rssLoad: s.target.pids.map((p) => s.rssLoad.get(p)),
+    };
+  });
+  const by = Object.fromEntries(agg.map((a) => [a.key, a]));
+  const bare = by.bare?.rps;
+  const nginx = by.nginx?.rps;
+  const direct = by.direct;
+  const rssCell = (list) => (list.length ? list.map(mb).join(' / ') : '-');
+
+  const concTable = table(
+    ['scenario', 'req/s (mean)', 'min-max', 'x bare', 'x nginx', 'proxy CPU us/req', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'RSS idle MB', 'RSS load MB'],
+    agg.map((a) => [
+      a.name,
+      fmt(a.rps, 0),
+      `${fmt(a.rpsMin, 0)}-${fmt(a.rpsMax, 0)}`,
+      ratio(a.rps, bare),
+      ratio(a.rps, nginx),
+      fmt(a.cpu, 0),
+      fmt(a.c.p50),
+      fmt(a.c.p90),
+      fmt(a.c.p99),
+      String(a.c.errors),
+      rssCell(a.rssIdle),
+      rssCell(a.rssLoad),
+    ]),
+  );
+  const added = (a, k) => (direct && a.hops > 0 ? (a.r[k] - direct.r[k]) / a.hops : NaN);
+  const rateTable = table(
+    ['scenario', 'achieved req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'best round p50 / p99', '+p50 per hop', '+p99 per hop', 'errors'],
+    agg.map((a) => [
+      a.name,
+      fmt(a.r.rps, 0),
+      fmt(a.r.p50, 3),
+      fmt(a.r.p90, 3),
+      fmt(a.r.p99, 3),
+      fmt(a.r.max, 1),
+      `${fmt(a.r.bestP50, 3)} / ${fmt(a.r.bestP99, 3)}`,
+      `${fmt(added(a, 'p50'), 3)} (${fmt(added(a, 'bestP50'), 3)})`,
+      `${fmt(added(a, 'p99'), 3)} (${fmt(added(a, 'bestP99'), 3)})`,
+      String(a.r.errors),
+    ]),
+  );
+
+  const targets = [];
+  const verdict = (ok) => (ok ? 'met' : 'NOT met');
+  const m1 = by.mesher1;
+  if (m1 && bare) {
+    targets.push(`Mesher one hop >= 0.85x bare http-proxy req/s: ${ratio(m1.rps, bare)} (${verdict(m1.rps / bare >= 0.85)})`);
+    // Same comparison by CPU cost, which other load on the machine distorts less.
+    targets.push(`(by CPU per request: bare ${fmt(by.bare.cpu, 0)} us, Mesher ${fmt(m1.cpu, 0)} us, i.e. ${ratio(by.bare.cpu, m1.cpu)} of bare's requests per CPU second)`);
+  }
+  for (const k of ['mesher1', 'mesher2']) {
+    const a = by[k];
+    if (!a || !direct) continue;
+    const p50 = added(a, 'p50');
+    const p99 = added(a, 'p99');
+    const b50 = added(a, 'bestP50');
+    const b99 = added(a, 'bestP99');
+    targets.push(
+      `${a.name}: added per hop at ${o.rate} req/s, means (best rounds): p50 ${fmt(p50, 3)} (${fmt(b50, 3)}) ms, <= 1: ${verdict(p50 <= 1)} (${verdict(b50 <= 1)}); ` +
+        `p99 ${fmt(p99, 3)} (${fmt(b99, 3)}) ms, <= 5: ${verdict(p99 <= 5)} (${verdict(b99 <= 5)})`,
+    );
+  }
+  for (const k of ['mesher1', 'mesher2']) {
+    const a = by[k];
+    if (!a) continue;
+    const idle = Math.max(...a.rssIdle);
+    const load = Math.max(...a.rssLoad);
+    targets.push(`${a.name} RSS (largest process): idle ${mb(idle)} MB (<= 120: ${verdict(idle <= 120 * 2 ** 20)}), under load ${mb(load)} MB (<= 200: ${verdict(load <= 200 * 2 ** 20)})`);
+  }
+
+  const text = [
+    `### Fixed concurrency: ${o.connections} connections, ${o.duration} s x ${o.rounds} rounds, ${loadTool()}`,
+    '',
+    concTable,
+    '',
+    `### Fixed rate: ${o.rate} req/s open loop (bench/lib/rate-client.js), ${o.duration} s x ${o.rounds} rounds`,
+    '',
+    rateTable,
+    '',
+    '"proxy CPU us/req" is user+system CPU time of the proxy process(es) divided by requests served (from /proc/<pid>/stat). ' +
+      'Latencies are means over rounds, with the best (lowest) round beside them; "+p50/+p99 per hop" is the difference to direct ' +
+      'divided by the number of proxy hops, from the means and (in parentheses) from the best rounds; a negative figure means ' +
+      'direct had the worse round, i.e. noise larger than the proxy\'s cost. ' +
+      'RSS is the proxy process (consumer / provider for two hops); "load" is the largest sample (every 200 ms) during the runs. ' +
+      'Errors are non-2xx responses plus socket errors and timeouts.',
+    '',
+    '### Targets',
+    '',
+    ...targets.map((t) => `- ${t}`),
+  ].join('\n');
+  return { text, agg };
+}
+
+module.exports = { runCompare };
