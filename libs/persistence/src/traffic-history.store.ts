@@ -2,17 +2,10 @@ import { Between, LessThan, type DataSource } from 'typeorm';
 import { TrafficRollupEntity } from './entities/traffic-rollup.entity';
 import { retryWhileLocked, writeQueueOf } from './sqlite-faults';
 
-export interface TrafficRollupRecord {
-  minute: number;
-  source: string;
-  destination: string;
-  requests: number;
-  errors: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  sumMs: number;
-}
+import type { MinuteRollup } from '@mesher/observability';
+
+/** A stored rollup is exactly what the in-memory statistics drain. */
+export type TrafficRollupRecord = MinuteRollup;
 
 /** Per-minute edge rollups in the local SQLite file: written in batches, read for charts, pruned by age. */
 export class TrafficHistoryStore {
