@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { api, request, viaProxy } from './support/http-client';
@@ -11,7 +10,8 @@ import { startUpstream, type Upstream } from './support/upstream';
 // Debian's chromium, never a downloaded browser; screenshots go outside the repository.
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const SHOTS = process.env.MESHER_SCREENSHOT_DIR ?? path.join(os.tmpdir(), 'mesher-dashboard-screenshots');
+// Test artifacts: one screenshot per page, in a git-ignored folder of the repo.
+const SHOTS = process.env.MESHER_SCREENSHOT_DIR ?? path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const WEB_DIST = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
 const TOKEN = 'dashboard-e2e-token';
 
