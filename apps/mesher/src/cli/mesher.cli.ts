@@ -44,8 +44,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
   try {
     running = await startMesher(cfg);
   } catch (e) {
-    process.stderr.write(`mesher: cannot start: ${(e as Error).message}\n`);
-    return 1;
+    // Listeners or the store may already be open: exit explicitly rather than linger half-started.
+    process.stderr.write(`mesher: cannot start: ${(e as Error).message}\n`, () => process.exit(1));
+    return null;
   }
   // One line with every chosen port, so scripts (and port 0 users) can find them.
   process.stdout.write(
