@@ -3,38 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, eventually, shot, text } from './support/browser';
 import { api, request, viaProxy } from './support/http-client';
 import { REPO_ROOT, startMesher, type MesherProcess } from './support/mesher-process';
 import { startUpstream, type Upstream } from './support/upstream';
 
-// Debian's chromium, never a downloaded browser; screenshots go outside the repository.
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-// Test artifacts: one screenshot per page, in a git-ignored folder of the repo.
-const SHOTS = process.env.MESHER_SCREENSHOT_DIR ?? path.join(__dirname, '..', '..', 'test-artifacts', 'screenshots');
 const WEB_DIST = path.join(REPO_ROOT, 'web', 'dist', 'index.html');
 const TOKEN = 'dashboard-e2e-token';
-
-/** Retries an assertion until it passes or `ms` runs out (bounded: the last failure is thrown). */
-async function eventually<T>(fn: () => Promise<T>, ms = 10_000, every = 200): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, every));
-    }
-  }
-}
-
-const text = async (page: Page, selector: string) => ((await page.locator(selector).first().textContent()) ?? '').trim();
-
-async function shot(page: Page, name: string): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  await page.evaluate('window.scrollTo(0, 0)'); // else the sticky header is drawn mid-page in a full-page shot
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-}
 
 /** Where 10 proxied requests to cart land, by the upstream's name. */
 async function landing(m: MesherProcess): Promise<Record<string, number>> {

@@ -36,6 +36,7 @@ import {
 } from './etcd-registry.model';
 import { readRegistryCache, writeRegistryCache } from './registry-cache';
 import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStatus, RegistryStore, RevisionRecord } from './registry-store';
+import { instanceRowFor } from './instance-registration';
 
 export interface EtcdRegistryOptions {
   /** e.g. ['http://127.0.0.1:2379']; every member of the cluster, so any one of them can answer. */
@@ -587,28 +588,8 @@ export class EtcdRegistryStore implements RegistryStore {
       const now = this.clock();
       if (!d.service(service)) d.put(KEY.service(service), { name: service, app: null, description: null, createdAt: now });
       const existing = d.instanceById(id);
-      if (existing && existing.service !== service) {
-        throw new AdminError('CONFLICT', `instance id '${id}' belongs to service '${existing.service}'`, [{ field: 'id', message: 'id is taken' }]);
-      }
-      const dup = d.instances(service).find((i) => i.endpoint === input.endpoint);
-      if (dup && dup.id !== id) {
-        throw new AdminError('CONFLICT', `service '${service}' already has an instance at ${input.endpoint} (id ${dup.id})`, [
-          { field: 'endpoint', message: `endpoint ${input.endpoint} is already registered` },
-        ]);
-      }
-      const row: InstanceValue = {
-        id,
-        service,
-        version: input.version ?? '0.0.0',
-        endpoint: input.endpoint,
-        labels: input.labels ?? {},
-        weight: input.weight ?? 100,
-        status: input.status ?? 'UP',
-        registeredBy: input.registeredBy ?? actor,
-        lastHeartbeat: now,
-        ttl: input.ttl ?? 0,
-        createdAt: existing?.createdAt ?? now,
-      };
+      const sameEndpoint = d.instances(service).find((i) => i.endpoint === input.endpoint) ?? null;
+      const row: InstanceValue = instanceRowFor(service, id, input, actor, now, existing ?? null, sameEndpoint);
       // A new lease on every registration: the sidecar registers again after it lost its instance.
       d.put(KEY.instance(service, id), row, isLeased(row) ? await leases.get(row.ttl) : '0');
       const rec = toInstance(row);

@@ -32,6 +32,7 @@ import {
   WRITE_RETRY,
   writeQueueOf,
 } from './sqlite-faults';
+import { instanceRowFor } from './instance-registration';
 import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
 
 const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
@@ -252,29 +253,8 @@ export class SqliteRegistryStore implements RegistryStore {
       }
       const id = input.id ?? randomUUID();
       const existing = await m.findOneBy(InstanceEntity, { id });
-      if (existing && existing.service !== service) {
-        throw new AdminError('CONFLICT', `instance id '${id}' belongs to service '${existing.service}'`, [{ field: 'id', message: 'id is taken' }]);
-      }
-      const dup = await m.findOneBy(InstanceEntity, { service, endpoint: input.endpoint });
-      if (dup && dup.id !== id) {
-        throw new AdminError('CONFLICT', `service '${service}' already has an instance at ${input.endpoint} (id ${dup.id})`, [
-          { field: 'endpoint', message: `endpoint ${input.endpoint} is already registered` },
-        ]);
-      }
-      const now = this.clock();
-      const row: InstanceEntity = {
-        id,
-        service,
-        version: input.version ?? '0.0.0',
-        endpoint: input.endpoint,
-        labels: input.labels ?? {},
-        weight: input.weight ?? 100,
-        status: input.status ?? 'UP',
-        registeredBy: input.registeredBy ?? actor,
-        lastHeartbeat: now,
-        ttl: input.ttl ?? 0,
-        createdAt: existing?.createdAt ?? now,
-      };
+      const sameEndpoint = await m.findOneBy(InstanceEntity, { service, endpoint: input.endpoint });
+      const row: InstanceEntity = instanceRowFor(service, id, input, actor, this.clock(), existing, sameEndpoint);
       await m.save(InstanceEntity, row);
       const rec = toInstance(row);
       return { result: rec, diff: { created: { instance: rec } } };
