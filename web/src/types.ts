@@ -1,11 +1,28 @@
-/** Shapes of the admin API's answers (mirrors libs/contracts; the dashboard talks only to the REST API). */
+/** Shapes of the admin API's answers: the contracts' own where they match, the dashboard's views of the rest. */
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+import type {
+  ConfigChange,
+  FieldError,
+  HeaderMatch,
+  IngressRuleRecord,
+  InstanceRecord,
+  InstanceStatus,
+  RouteMatch,
+  RouteTarget,
+  ServiceRecord,
+} from '../../libs/contracts/src/index';
 
-export type InstanceStatus = 'UP' | 'DOWN' | 'DRAINING';
+// Shapes the API answers exactly as the contracts define them (type-only: nothing of libs/ is bundled).
+export type { ConfigChange, FieldError, HeaderMatch, InstanceStatus, RouteMatch, RouteTarget };
+export type {
+  EdgeStats,
+  InstanceStats,
+  MinuteRollup,
+  TrafficSnapshot,
+  TrafficWindow,
+  WindowStats,
+} from '../../libs/contracts/src/index';
+export type IngressRule = IngressRuleRecord;
 export const INSTANCE_STATUSES: readonly InstanceStatus[] = ['UP', 'DOWN', 'DRAINING'];
 
 export interface InstanceCounts {
@@ -15,53 +32,17 @@ export interface InstanceCounts {
   draining: number;
 }
 
-export interface ServiceSummary {
-  name: string;
-  app: string | null;
-  description: string | null;
+export interface ServiceSummary extends ServiceRecord {
   instances: InstanceCounts;
   versions: string[];
 }
 
-export interface Instance {
-  id: string;
-  service: string;
-  version: string;
-  endpoint: string;
-  labels: Record<string, string>;
-  weight: number;
-  status: InstanceStatus;
-  registeredBy: string;
-  lastHeartbeat: number;
-  ttl: number;
-}
+export type Instance = InstanceRecord;
 
-export interface ServiceDetail {
-  name: string;
-  app: string | null;
-  description: string | null;
+export interface ServiceDetail extends ServiceRecord {
   instances: Instance[];
   counts: InstanceCounts;
   versions: string[];
-}
-
-export interface HeaderMatch {
-  exact?: string;
-  prefix?: string;
-  regex?: string;
-  caseInsensitive?: boolean;
-}
-
-export interface RouteMatch {
-  source?: string;
-  headers?: Record<string, HeaderMatch>;
-  pathPrefix?: string;
-  methods?: string[];
-}
-
-export interface RouteTarget {
-  tags: Record<string, string>;
-  weight: number;
 }
 
 export interface RouteRule {
@@ -85,48 +66,6 @@ export interface PolicyRecord {
 
 export interface PolicyDetail extends PolicyRecord {
   effective: PolicySpec;
-}
-
-export interface WindowStats {
-  requests: number;
-  rps: number;
-  errors: number;
-  errorRatio: number;
-  p50: number;
-  p90: number;
-  p99: number;
-}
-
-export type TrafficWindow = '1m' | '5m';
-
-export interface EdgeStats {
-  source: string;
-  destination: string;
-  windows: Record<TrafficWindow, WindowStats>;
-}
-
-export interface InstanceStats {
-  destination: string;
-  instanceId: string;
-  windows: Record<TrafficWindow, WindowStats>;
-}
-
-export interface TrafficSnapshot {
-  at: number;
-  edges: EdgeStats[];
-  instances: InstanceStats[];
-}
-
-export interface MinuteRollup {
-  minute: number;
-  source: string;
-  destination: string;
-  requests: number;
-  errors: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  sumMs: number;
 }
 
 /** GET /v1/runtime/:service: this Mesher's live data-plane view of a service. */
@@ -166,14 +105,6 @@ export interface RevisionPage {
   items: Revision[];
 }
 
-export interface ConfigChange {
-  op: 'add' | 'remove' | 'change';
-  kind: 'service' | 'instance' | 'route' | 'policy';
-  key: string;
-  before?: unknown;
-  after?: unknown;
-}
-
 export interface RevisionDiff {
   from: number;
   to: number;
@@ -184,16 +115,6 @@ export interface RollbackResult {
   applied: boolean;
   revision: number;
   changes: ConfigChange[];
-}
-
-export interface IngressRule {
-  id: string;
-  host: string | null;
-  pathPrefix: string | null;
-  pathRegex: string | null;
-  rewritePath: string | null;
-  service: string;
-  port: number | null;
 }
 
 export interface EgressRule {

@@ -1,4 +1,8 @@
+import type { EdgeStats, InstanceStats, MinuteRollup, TrafficSnapshot, TrafficWindow, WindowStats } from '@mesher/contracts';
 import { LatencyHistogram } from './latency-histogram';
+
+// The statistics' shapes are contracts: the admin API and the dashboard share them.
+export type { EdgeStats, InstanceStats, MinuteRollup, TrafficSnapshot, TrafficWindow, WindowStats };
 
 /**
  * Live per-edge (source -> destination) and per-instance (destination + instance) statistics over
@@ -24,51 +28,6 @@ export interface TrafficSample {
   error: boolean;
 }
 
-export interface WindowStats {
-  requests: number;
-  /** requests / covered seconds (the window's slots up to `now`). */
-  rps: number;
-  errors: number;
-  /** errors / requests, 0 without requests. */
-  errorRatio: number;
-  /** Latency quantiles in ms (~3% relative precision), 0 without requests. */
-  p50: number;
-  p90: number;
-  p99: number;
-}
-
-export type TrafficWindow = '1m' | '5m';
-
-export interface EdgeStats {
-  source: string;
-  destination: string;
-  windows: Record<TrafficWindow, WindowStats>;
-}
-
-export interface InstanceStats {
-  destination: string;
-  instanceId: string;
-  windows: Record<TrafficWindow, WindowStats>;
-}
-
-export interface TrafficSnapshot {
-  at: number;
-  edges: EdgeStats[];
-  instances: InstanceStats[];
-}
-
-export interface MinuteRollup {
-  /** Epoch ms of the minute's start. */
-  minute: number;
-  source: string;
-  destination: string;
-  requests: number;
-  errors: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  sumMs: number;
-}
 
 export interface TrafficStatsOptions {
   /** Distinct edges kept; beyond it samples of new edges go to the overflow edge. Default 10,000. */
