@@ -2,23 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { seededRandom } from '@mesher/policies';
 import { TRAFFIC_OVERFLOW_KEY, TrafficStats, type TrafficSample, type WindowStats } from './traffic-stats';
 
 /** A whole minute, so slot arithmetic in the expectations is easy to follow. */
 const T0 = 28_333_334 * 60_000;
 const MIN = 60_000;
-
-/** Deterministic PRNG (mulberry32): tests must not depend on luck. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sample(over: Partial<TrafficSample> = {}): TrafficSample {
   return { source: 'web', destination: 'cart', instanceId: 'cart-1', status: 200, durationMs: 10, error: false, ...over };
@@ -137,7 +126,7 @@ describe('TrafficStats', () => {
 
   it('reports p50/p90/p99 of a known distribution within a few percent', () => {
     const stats = new TrafficStats();
-    const rnd = prng(7);
+    const rnd = seededRandom(7);
     const durations: number[] = [];
     // Log-normal latencies (median 20 ms, heavy tail), 20,000 over 50 s within one minute.
     for (let i = 0; i < 20_000; i++) {
@@ -260,7 +249,7 @@ describe('TrafficStats', () => {
 
   it('stays bounded over 1,000,000 samples with churning keys', async () => {
     const stats = new TrafficStats();
-    const rnd = prng(1);
+    const rnd = seededRandom(1);
     const gc = getGc();
     const SAMPLES = 1_000_000;
     const STEP_MS = 7; // ~1 h 57 min of traffic

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FaultSpec } from '@mesher/contracts';
 import { decideFault } from './fault-injection';
-import { seededRandom } from './test-random';
+import { seededRandom } from './seeded-random';
 
 describe('decideFault', () => {
   test('no spec, no fault', () => {

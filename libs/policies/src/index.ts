@@ -9,3 +9,4 @@ export * from './fault-injection';
 export * from './health-check-state';
 export * from './policy-defaults';
 export * from './policy-validation';
+export * from './seeded-random';

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BALANCER_STRATEGIES, createBalancer, SessionStickyBalancer, type PickContext } from './load-balancer';
 import { LoadTracker } from './load-tracker';
-import { fixedRandom, seededRandom } from './test-random';
+import { fixedRandom, seededRandom } from './seeded-random';
 
 const inst = (id: string, weight = 1) => ({ id, weight });
 const ctx = (extra: Partial<PickContext> = {}): PickContext => ({ now: 0, random: seededRandom(1), ...extra });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RetrySpec } from '@mesher/contracts';
 import { backoffMs, isRetryableOutcome, isRetryableRequest, RetryBudget } from './retry';
-import { seededRandom } from './test-random';
+import { seededRandom } from './seeded-random';
 
 const spec: RetrySpec = { attempts: 3 };
 

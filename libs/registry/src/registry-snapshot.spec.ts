@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceRecord, RegistryState, RouteRuleRecord } from '@mesher/contracts';
+import { seededRandom } from '@mesher/policies';
 import { buildSnapshot, decideRoute, EMPTY_STATE, instanceMatchesTags, pickTarget, type ServiceEntry } from './registry-snapshot';
 
 const NOW = 1_000_000;
@@ -27,18 +28,6 @@ function rule(id: string, over: Partial<RouteRuleRecord> = {}): RouteRuleRecord 
 
 function state(over: Partial<RegistryState> = {}): RegistryState {
   return { revision: 7, services: [{ name: 'cart', app: null, description: null }], instances: [], routes: [], policies: [], ...over };
-}
-
-/** Deterministic uniform source (mulberry32), so a statistical assertion cannot flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const cart = (s: RegistryState): ServiceEntry => buildSnapshot(s, NOW).services.get('cart')!;
@@ -181,7 +170,7 @@ describe('decideRoute', () => {
         routes: [rule('split', { route: [{ tags: { version: '1.0.0' }, weight: 90 }, { tags: { version: '2.0.0' }, weight: 10 }] })],
       }),
     );
-    const random = seeded(42);
+    const random = seededRandom(42);
     let v2 = 0;
     for (let i = 0; i < 10_000; i++) if (decideRoute(e, get, random).target!.tags.version === '2.0.0') v2++;
     assert.ok(Math.abs(v2 / 100 - 10) <= 1, `v2 share ${v2 / 100}%`);

@@ -1,6 +1,6 @@
 /**
- * Deterministic PRNG for specs only (mulberry32): the same seed gives the same run,
- * so statistical assertions cannot flake. Not exported from index.ts.
+ * Deterministic random sources for the policies' injected `random` parameter (mulberry32): the same seed
+ * gives the same run, so simulations and statistical tests are repeatable and cannot flake.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
