@@ -8,6 +8,7 @@ import type {
   InstanceRecord,
   InstanceStatus,
   RouteMatch,
+  RouteRuleRecord,
   RouteTarget,
   ServiceRecord,
 } from '../../libs/contracts/src/index';
@@ -45,14 +46,8 @@ export interface ServiceDetail extends ServiceRecord {
   versions: string[];
 }
 
-export interface RouteRule {
-  id: string;
-  service: string;
-  precedence: number;
-  match: RouteMatch | null;
-  route: RouteTarget[];
-  policy?: PolicySpec | null;
-}
+/** A route rule whose policy override is the dashboard's loosely typed spec. */
+export type RouteRule = Omit<RouteRuleRecord, 'policy'> & { policy?: PolicySpec | null };
 
 export const LB_STRATEGIES = ['RoundRobin', 'Random', 'WeightedRoundRobin', 'LeastRequest', 'SessionSticky'] as const;
 
