@@ -46,7 +46,7 @@ export class ProxyService {
     this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs });
     this.overload = overloadGuard(cfg);
     this.guard = requestGuard(cfg, this.overload);
-    registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound]], this.overload);
+    registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound], ['edge', this.edge]], this.overload);
     this.runtimes.sync(holder.current, Date.now());
     // Swap listeners run synchronously inside swap(): no request sees a snapshot without its runtimes.
     holder.onSwap((s) => this.runtimes.sync(s, Date.now()));
@@ -125,7 +125,7 @@ export class ProxyService {
           transport: this.transport,
           via: this.via,
           meshSecret: this.cfg.meshSecret,
-          timeoutMs: 60_000,
+          timeoutMs: this.cfg.inboundTimeoutMs,
           observer: this.observer,
           guard: this.guard,
         }),
