@@ -109,7 +109,19 @@ export class ProxyService {
           guard: this.guard,
           edge: true,
         }),
-        limits,
+        {
+          ...limits,
+          upgrade: createOutboundUpgradeHandler({
+            holder: this.holder,
+            runtimes: this.runtimes,
+            serviceName: null,
+            via: this.via,
+            observer: this.observer,
+            guard: this.guard,
+            connectTimeoutMs: this.cfg.connectTimeoutMs,
+            edge: true,
+          }),
+        },
       );
       edge = await this.edge.listen(this.cfg.edgePort, this.cfg.edgeAddress);
     }
