@@ -7,7 +7,8 @@ import { startMesher, type MesherProcess } from './support/mesher-process';
 
 /*
  * Request body idle timeout and request deadlines on all three listeners of one real Mesher (edge mode,
- * with a local app behind its inbound listener), against a recording upstream over real sockets.
+ * with a local app behind its inbound listener), against a recording upstream over real sockets; also
+ * upstream keep-alive expiry and per-client limits that a forged X-Forwarded-For must not escape.
  * The timeouts are short (1 s body idle, 2.5 s inbound deadline) so the suite stays quick; every wait
  * polls with a generous deadline.
  */
@@ -254,6 +255,57 @@ describe('request body idle timeout and request deadlines on the outbound, inbou
       assert.ok(took < deadline + 15_000, `${what}: answered after ${took} ms`);
       await waitFor(`${what}: hung upstream request closed`, () => (up.cut['/hang'] ?? 0) - cut0 === 1);
     }
+  });
+
+  test('upstream keep-alive: an upstream closing idle connections (announced or not) never costs a request', async (t) => {
+    // A: Node's default manner, `Keep-Alive: timeout=1` announced. B: closes after 400 ms idle and says nothing.
+    const announced = http.createServer((_req, res) => res.end('a'));
+    announced.keepAliveTimeout = 1000;
+    const silent = http.createServer((req, res) => {
+      req.socket.setTimeout(400, () => req.socket.destroy());
+      res.end('b');
+    });
+    silent.keepAliveTimeout = 0; // no timeout of Node's own, so no Keep-Alive hint is sent
+    for (const s of [announced, silent]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const portOf = (s: http.Server) => (s.address() as net.AddressInfo).port;
+    try {
+      for (const [name, server] of [['ka-announced', announced], ['ka-silent', silent]] as const) {
+        assert.equal((await api(m.admin, 'POST', `/v1/services/${name}/instances`, { endpoint: `http://127.0.0.1:${portOf(server)}` })).status, 201);
+      }
+      await waitFor('keep-alive services routable', async () => (await request(m.proxy, 'GET', 'http://ka-silent/')).status === 200);
+      const statuses: string[] = [];
+      // Gaps around each server's idle close, so some requests meet a connection that is just closing.
+      for (const [name, gaps] of [['ka-announced', [900, 980, 1000, 1020, 1100]], ['ka-silent', [350, 390, 400, 410, 450, 400]]] as const) {
+        for (const gap of gaps) {
+          const r = await request(m.proxy, 'GET', `http://${name}/`);
+          statuses.push(`${name} ${r.status} ${r.body}`);
+          await sleep(gap);
+        }
+      }
+      t.diagnostic(statuses.join(', '));
+      assert.deepEqual(statuses.filter((x) => !/ 200 [ab]$/.test(x)), []);
+    } finally {
+      for (const s of [announced, silent]) {
+        s.closeAllConnections();
+        await new Promise<void>((r) => s.close(() => r()));
+      }
+    }
+  });
+
+  test('X-Forwarded-For from the client is not trusted for policy: per-client limits at the edge count the peer address', async () => {
+    assert.equal((await api(m.admin, 'POST', '/v1/services/limited/instances', { endpoint: up.url })).status, 201);
+    assert.equal((await api(m.admin, 'POST', '/v1/ingress', { host: 'limited.test', service: 'limited' })).status, 201);
+    assert.equal((await api(m.admin, 'PUT', '/v1/policies/limited', { rateLimit: { perSourceRequestsPerSecond: 0.01, burst: 2 } })).status, 200);
+    const call = (i: number) =>
+      request(m.edge!, 'GET', `/rl-${i}`, { headers: { host: 'limited.test', 'x-forwarded-for': `10.0.0.${i}`, forwarded: `for=10.0.0.${i}`, 'x-real-ip': `10.0.0.${i}` } });
+    // Each request claims a new client address. The burst of 2 is spent whatever they claim (bounded: 20 tries).
+    let i = 0;
+    let first429 = 0;
+    while (i < 20 && !first429) if ((await call(++i)).status === 429) first429 = i;
+    assert.ok(first429 === 3 || first429 === 4, `the first 429 came at request ${first429} (burst 2; one later if the policy was not live yet)`);
+    const after: number[] = [];
+    for (let k = 0; k < 3; k++) after.push((await call(++i)).status);
+    assert.deepEqual(after, [429, 429, 429], 'a new forged address each time buys nothing');
   });
 
   test('the Mesher survived', () => {
