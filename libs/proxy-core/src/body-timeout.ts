@@ -36,7 +36,10 @@ export class BodyIdleTimer {
   /** Watches the body of `req` until it is complete or the response is over; bodiless requests cost nothing. */
   watch(req: IncomingMessage, res: ServerResponse): void {
     if (this.idleMs <= 0 || req.complete || !hasBody(req)) return;
-    this.watched.add({ req, res, bytesRead: req.socket.bytesRead, since: this.now() });
+    const w: Watch = { req, res, bytesRead: req.socket.bytesRead, since: this.now() };
+    this.watched.add(w);
+    // Released with its exchange, not at the next sweep: under load a second of finished requests is a lot of memory.
+    res.once('close', () => this.watched.delete(w));
     if (!this.sweepTimer) {
       this.sweepTimer = setInterval(() => this.sweep(), this.sweepMs);
       this.sweepTimer.unref();
