@@ -1,5 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Registry } from 'prom-client';
 import { ProxyServer } from '@mesher/proxy-core';
 import { ConfigError, loadConfig } from '../config/load-config';
@@ -22,6 +25,10 @@ describe('data-plane limit options', () => {
     assert.deepEqual(listenerOptions(c), { maxHeaderSize: 16_384, maxHeaderCount: 50, maxUrlLength: 2048, headersTimeoutMs: 2000, bodyIdleTimeoutMs: 1500, maxConnections: 500 });
     assert.equal(c.inboundTimeoutMs, 0, '0 = no inbound deadline');
     assert.equal(listenerOptions(loadConfig(['--request-body-timeout', '0'], {})).bodyIdleTimeoutMs, 0, '0 = off');
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'limits-')), 'mesher.yaml');
+    fs.writeFileSync(file, 'requestBodyTimeoutMs: 2s\ninboundTimeoutMs: 90s\n');
+    const y = loadConfig(['--config', file], {});
+    assert.deepEqual([y.requestBodyTimeoutMs, y.inboundTimeoutMs], [2000, 90_000], 'YAML keys');
     assert.equal(c.connectTimeoutMs, 250);
     const g = requestGuard(c, overloadGuard(c));
     assert.deepEqual(g.limits, { maxUrlLength: 2048, maxHeaderCount: 50 });
