@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { api, viaProxy, type HttpResult } from './support/http-client';
-import { Hostile } from './support/hostile-json';
+import fc from 'fast-check';
+import { hostileBody } from './support/admin-arbitraries';
 import { sleep } from './support/load';
 import { runMesher, startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { startUpstream, type Upstream } from './support/upstream';
@@ -145,7 +146,8 @@ describe('store faults: the data plane keeps serving, admin writes fail clearly'
     /** Bounded soak: lock / unlock / hostile admin input in a loop while a probe keeps succeeding. */
     test('fault soak (15 s): the process never exits, every probe request is served, every write ends well', async (t) => {
       const p = probe(m.proxy, 'http://cart/soak');
-      const h = new Hostile(0xfa17);
+      // Seeded hostile route bodies, five per lock cycle.
+      const hostile = fc.sample(hostileBody(['service', 'precedence', 'route', 'match', 'tags', 'weight']), { seed: 0xfa17, numRuns: 250 });
       const until = Date.now() + 15_000;
       let cycles = 0;
       const statuses: Record<string, number> = {};
@@ -156,7 +158,7 @@ describe('store faults: the data plane keeps serving, admin writes fail clearly'
         try {
           w = api(m.admin, 'PUT', '/v1/policies/cart', { timeout: { requestMs: 1000 + cycles } });
           for (let i = 0; i < 5; i++) {
-            const bad = await api(m.admin, 'POST', '/v1/routes', h.value(['service', 'precedence', 'route', 'match', 'tags', 'weight']));
+            const bad = await api(m.admin, 'POST', '/v1/routes', hostile[(cycles * 5 + i) % hostile.length]);
             count(bad);
             assert.ok(bad.status >= 400 && bad.status < 500, `hostile route body -> ${bad.status} ${bad.body.slice(0, 200)}`);
           }

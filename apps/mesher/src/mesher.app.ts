@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AdminError } from '@mesher/contracts';
 import { checkDatabaseFile } from '@mesher/persistence';
+import { jsonBodyParser } from './admin/json-body.parser';
 import { registerAdminRequestChecks } from './admin/admin-request.hook';
 import { parseYamlBody } from './admin/route-rule-yaml';
 import { AppModule } from './app.module';
@@ -72,6 +73,8 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   );
   // Host (DNS rebinding), tokens in URLs and cross-origin writes are refused before any route, dashboard included.
   registerAdminRequestChecks(app.getHttpAdapter().getInstance(), cfg);
+  // JSON bodies: Fastify's parser with errors that name a refused key (before Nest registers its default one).
+  app.useBodyParser('application/json', { bodyLimit: cfg.adminBodyLimit }, jsonBodyParser(app.getHttpAdapter().getInstance()));
   // ServiceComb routeRule files arrive as YAML; the controller parses them.
   app
     .getHttpAdapter()

@@ -52,6 +52,12 @@ describe('validatePolicySpec', () => {
     errorFor(hm, 'fault.headers.x-a.equals');
   });
 
+  test('keys every object inherits are unknown too (found by the admin property tests)', () => {
+    const spec = JSON.parse('{"valueOf":null,"timeout":{"constructor":5,"__proto__":1},"retry":{"attempts":2,"toString":"x"}}') as unknown;
+    const errors = validatePolicySpec(spec);
+    for (const f of ['valueOf', 'timeout.constructor', 'timeout.__proto__', 'retry.toString']) assert.match(errorFor(errors, f).message, /is not a known field/);
+  });
+
   test('attempts must be an integer 1..10', () => {
     for (const attempts of [0, 11, 2.5, '3']) {
       const e = errorFor(validatePolicySpec({ retry: { attempts } }), 'retry.attempts');

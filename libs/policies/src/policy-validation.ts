@@ -77,7 +77,8 @@ const object =
     }
     const path = (k: string) => (field === '' ? k : `${field}.${k}`);
     for (const k of Object.keys(v)) {
-      if (!(k in fields)) {
+      // Own keys only: `k in fields` would take constructor, toString, __proto__ ... for known fields.
+      if (!Object.hasOwn(fields, k)) {
         errors.push({ field: path(k), message: `${path(k)} is not a known field (expected one of ${Object.keys(fields).join(', ')})` });
       }
     }

@@ -17,3 +17,4 @@ export * from './websocket-proxy';
 export * from './edge-resolver';
 export * from './egress-table';
 export * from './connect-tunnel';
+export * from './body-timeout';

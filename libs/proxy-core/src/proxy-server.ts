@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { BodyIdleTimer } from './body-timeout';
 import { handleClientError, writeRawError } from './client-error';
 import type { UpgradeHandler } from './websocket-proxy';
 
@@ -18,6 +19,8 @@ export interface ListenerOptions {
   keepAliveTimeoutMs?: number;
   /** Longest URL, used to tell an over-long request line (414) from over-long headers (431): 8 KiB. */
   maxUrlLength?: number;
+  /** A request body that stalls this long between bytes gets 408 (or a cut, once answering): 30 s; 0 = off. */
+  bodyIdleTimeoutMs?: number;
   /** Open connections past this are refused (and counted); 0 = no limit. */
   maxConnections?: number;
   /** Protocol upgrades (WebSocket); without one they are served as plain requests. */
@@ -35,9 +38,12 @@ export class ProxyServer {
   private idleWaiters: Array<() => void> = [];
   private refused = 0;
   private readonly upgraded = new Set<Duplex>();
+  private readonly bodyTimer: BodyIdleTimer | null;
 
   constructor(private readonly name: string, handler: RequestHandler, opts: ListenerOptions = {}) {
     const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+    const bodyIdleMs = opts.bodyIdleTimeoutMs ?? 30_000;
+    const bodyTimer = (this.bodyTimer = bodyIdleMs > 0 ? new BodyIdleTimer(bodyIdleMs) : null);
     this.server = http.createServer(
       {
         keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
@@ -58,6 +64,7 @@ export class ProxyServer {
         });
         // While draining, tell keep-alive clients to reconnect elsewhere.
         if (this.draining) res.shouldKeepAlive = false;
+        bodyTimer?.watch(req, res);
         try {
           handler(req, res);
         } catch (err) {
@@ -106,6 +113,11 @@ export class ProxyServer {
     return this.refused;
   }
 
+  /** Requests answered 408 (or cut) because their body stalled past the body idle timeout. */
+  get bodyTimeouts(): number {
+    return this.bodyTimer?.timedOut ?? 0;
+  }
+
   /** Upgraded (e.g. WebSocket) connections open now. */
   get upgradedConnections(): number {
     return this.upgraded.size;
@@ -145,6 +157,7 @@ export class ProxyServer {
     }
     this.server.closeAllConnections();
     for (const s of this.upgraded) s.destroy();
+    this.bodyTimer?.stop();
     await closed;
   }
 }

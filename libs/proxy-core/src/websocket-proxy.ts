@@ -12,7 +12,8 @@ import { stripHopByHop } from './forward-headers';
 import { isTrustedMesher } from './mesh-trust';
 import { randomHex } from './outbound-handler';
 import { checkRequest, scrubForwardedIdentity, type RequestGuard } from './request-guard';
-import { parseRequestTarget } from './request-target';
+import { resolveEdgeTarget } from './edge-resolver';
+import { isTargetError, resolveProxyTarget } from './request-target';
 import type { RuntimeTable } from './service-runtime';
 
 /** The server's 'upgrade' listener: the socket is ours from here on, errors included. */
@@ -218,6 +219,8 @@ export interface OutboundUpgradeOptions extends Common {
   serviceName: string | null;
   meshSecret?: string | null;
   random?: () => number;
+  /** Edge listener: targets come from ingress rules, callers are 'outside', per-source limits per client IP. */
+  edge?: boolean;
 }
 
 export interface InboundUpgradeOptions extends Common {
@@ -298,18 +301,21 @@ function retryAfter(ms: number): Record<string, string> {
 /**
  * Outbound upgrades (WebSocket and other protocol switches): `GET /chat` with `Host: svc` and
  * `Connection: Upgrade`. The service is resolved and an instance picked as for any request; the
- * upgrade then runs over its own connection, outside the keep-alive pool.
+ * upgrade then runs over its own connection, outside the keep-alive pool. With `edge`, the same for
+ * the edge listener: the service comes from the ingress rules, as for its plain requests.
  */
 export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): UpgradeHandler {
   const now = o.now ?? Date.now;
   const random = o.random ?? Math.random;
   const loopToken = o.via.split(' ').pop() ?? o.via;
+  const resolveTarget = o.edge ? resolveEdgeTarget : resolveProxyTarget;
+  const ownName = o.edge ? null : o.serviceName;
   return function handleOutboundUpgrade(req, socket, head) {
-    const rec = new UpgradeRecord('outbound', req, socket, o.observer, now());
-    rec.source = o.serviceName ?? 'unknown';
+    const rec = new UpgradeRecord(o.edge ? 'edge' : 'outbound', req, socket, o.observer, now());
+    rec.source = o.edge ? 'outside' : (o.serviceName ?? 'unknown');
     if (rec.refused(o.guard)) return;
-    const target = parseRequestTarget(req.url, req.headers.host);
-    if (!target) return rec.fail('BAD_REQUEST', 'upgrade request has no usable target: send a Host header naming a service');
+    const target = resolveTarget(req, o.holder.current);
+    if (isTargetError(target)) return rec.fail(target.code, target.message);
     rec.path = target.path;
     rec.destination = target.service;
     const via = req.headers.via;
@@ -319,7 +325,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     const entry = o.holder.current.services.get(target.service);
     const rt = entry && o.runtimes.get(target.service);
     if (!entry || !rt) return rec.fail('SERVICE_NOT_FOUND', `no service named '${target.service}' is registered`);
-    const decision = decideRoute(entry, { source: o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers }, random);
+    const decision = decideRoute(entry, { source: o.edge ? 'outside' : o.serviceName, method: req.method ?? 'GET', path: target.path, headers: req.headers }, random);
     rec.route = decision.route ? decision.route.id : null;
     const policy = rt.policyFor(decision.route);
     const t = now();
@@ -328,7 +334,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
       if (!r.ok) return rec.fail('RATE_LIMITED', `rate limit for '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
     }
     if (rt.perSource) {
-      const r = rt.perSource.take(rec.source, t);
+      const r = rt.perSource.take(o.edge ? `ip:${req.socket.remoteAddress ?? ''}` : rec.source, t);
       if (!r.ok) return rec.fail('RATE_LIMITED', `rate limit for '${rec.source}' calling '${entry.name}' exceeded`, 429, retryAfter(r.retryAfterMs));
     }
     const outlier = rt.outlier;
@@ -350,7 +356,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     headers['x-request-id'] = rec.requestId;
     delete headers.b3;
     Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
-    if (o.serviceName) headers['x-mesher-source'] = o.serviceName;
+    if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
     if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) headers['x-mesher-token'] = o.meshSecret;
     else delete headers['x-mesher-token'];

@@ -62,7 +62,8 @@ export class AdminErrorFilter implements ExceptionFilter {
     } else if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
       // Fastify's own errors (invalid JSON, body too large, bad content type).
       status = (err as { statusCode: number }).statusCode;
-      body = { statusCode: status, code: STATUS_CODE[status] ?? 'BAD_REQUEST', message: (err as Error).message };
+      const errors = (err as { errors?: unknown }).errors;
+      body = { statusCode: status, code: STATUS_CODE[status] ?? 'BAD_REQUEST', message: (err as Error).message, ...(Array.isArray(errors) ? { errors } : {}) };
     } else {
       this.log.error((err as Error)?.stack ?? String(err));
       body = { statusCode: 500, code: 'INTERNAL', message: 'internal error' };

@@ -54,6 +54,8 @@ export interface MesherConfig {
   maxHeaderCount: number;
   maxUrlLength: number;
   headersTimeoutMs: number;
+  requestBodyTimeoutMs: number;
+  inboundTimeoutMs: number;
   connectTimeoutMs: number;
   maxConnections: number;
   overloadEventLoopDelayMs: number;
@@ -100,6 +102,8 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'maxHeaderCount', flag: '--max-header-count', env: ['MESHER_MAX_HEADER_COUNT'], type: 'int', default: 100, help: 'most header fields in one request; 431 beyond' },
   { key: 'maxUrlLength', flag: '--max-url-length', env: ['MESHER_MAX_URL_LENGTH'], type: 'bytes', default: 8192, help: 'longest request target (URL); 414 beyond' },
   { key: 'headersTimeoutMs', flag: '--headers-timeout', env: ['MESHER_HEADERS_TIMEOUT'], type: 'duration', default: 20_000, help: 'a request head must arrive within this long (slowloris); 408 beyond' },
+  { key: 'requestBodyTimeoutMs', flag: '--request-body-timeout', env: ['MESHER_REQUEST_BODY_TIMEOUT'], type: 'duration', default: 30_000, help: 'a request body that stalls this long between bytes gets 408 and its upstream request is cut; 0 = off' },
+  { key: 'inboundTimeoutMs', flag: '--inbound-timeout', env: ['MESHER_INBOUND_TIMEOUT'], type: 'duration', default: 60_000, help: "inbound listener: deadline for the local app's response head, 504 beyond (outbound: the policy's timeout.requestMs); 0 = none" },
   { key: 'connectTimeoutMs', flag: '--connect-timeout', env: ['MESHER_CONNECT_TIMEOUT'], type: 'duration', default: 5000, help: 'longest wait for a TCP connect to an upstream instance or the local app; 0 = none' },
   { key: 'maxConnections', flag: '--max-connections', env: ['MESHER_MAX_CONNECTIONS'], type: 'int', default: 10_000, help: 'open connections per proxy listener; more are refused and counted; 0 = no limit' },
   { key: 'overloadEventLoopDelayMs', flag: '--overload-event-loop-delay', env: ['MESHER_OVERLOAD_EVENT_LOOP_DELAY'], type: 'duration', default: 0, help: 'shed requests (503 OVERLOADED) while the event loop runs this late, e.g. 500ms; 0 = off' },

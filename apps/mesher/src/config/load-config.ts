@@ -216,6 +216,8 @@ function validate(cfg: MesherConfig): MesherConfig {
   if (cfg.maxHeaderCount < 1) throw new ConfigError('invalid --max-header-count: must be at least 1');
   if (cfg.maxUrlLength < 16) throw new ConfigError('invalid --max-url-length: must be at least 16');
   if (cfg.headersTimeoutMs < 100) throw new ConfigError('invalid --headers-timeout: must be at least 100ms');
+  if (cfg.requestBodyTimeoutMs > 0 && cfg.requestBodyTimeoutMs < 100) throw new ConfigError('invalid --request-body-timeout: must be 0 (off) or at least 100ms');
+  if (cfg.inboundTimeoutMs > 0 && cfg.inboundTimeoutMs < 100) throw new ConfigError('invalid --inbound-timeout: must be 0 (none) or at least 100ms');
   if (cfg.overloadHeapPercent > 100) throw new ConfigError('invalid --overload-heap-percent: must be 0 (off) to 100');
   if (cfg.registry === 'etcd' && cfg.etcdEndpoints.length === 0) throw new ConfigError('invalid --etcd-endpoints: --registry etcd needs at least one endpoint');
   return cfg;

@@ -9,6 +9,7 @@ export function listenerOptions(cfg: MesherConfig): ListenerOptions {
     maxHeaderCount: cfg.maxHeaderCount,
     maxUrlLength: cfg.maxUrlLength,
     headersTimeoutMs: cfg.headersTimeoutMs,
+    bodyIdleTimeoutMs: cfg.requestBodyTimeoutMs,
     maxConnections: cfg.maxConnections,
   };
 }
@@ -31,6 +32,16 @@ export function registerDataPlaneMetrics(registry: Registry, listeners: () => Ar
     collect() {
       this.reset();
       for (const [name, s] of listeners()) if (s) this.inc({ listener: name }, s.refusedConnections);
+    },
+  });
+  new Counter({
+    name: 'mesher_request_body_timeouts_total',
+    help: 'Requests answered 408 (or cut) because their body stalled past --request-body-timeout',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, s] of listeners()) if (s) this.inc({ listener: name }, s.bodyTimeouts);
     },
   });
   new Gauge({

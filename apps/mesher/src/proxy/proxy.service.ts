@@ -46,7 +46,7 @@ export class ProxyService {
     this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs });
     this.overload = overloadGuard(cfg);
     this.guard = requestGuard(cfg, this.overload);
-    registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound]], this.overload);
+    registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound], ['edge', this.edge]], this.overload);
     this.runtimes.sync(holder.current, Date.now());
     // Swap listeners run synchronously inside swap(): no request sees a snapshot without its runtimes.
     holder.onSwap((s) => this.runtimes.sync(s, Date.now()));
@@ -109,7 +109,19 @@ export class ProxyService {
           guard: this.guard,
           edge: true,
         }),
-        limits,
+        {
+          ...limits,
+          upgrade: createOutboundUpgradeHandler({
+            holder: this.holder,
+            runtimes: this.runtimes,
+            serviceName: null,
+            via: this.via,
+            observer: this.observer,
+            guard: this.guard,
+            connectTimeoutMs: this.cfg.connectTimeoutMs,
+            edge: true,
+          }),
+        },
       );
       edge = await this.edge.listen(this.cfg.edgePort, this.cfg.edgeAddress);
     }
@@ -125,7 +137,7 @@ export class ProxyService {
           transport: this.transport,
           via: this.via,
           meshSecret: this.cfg.meshSecret,
-          timeoutMs: 60_000,
+          timeoutMs: this.cfg.inboundTimeoutMs,
           observer: this.observer,
           guard: this.guard,
         }),
