@@ -17,3 +17,5 @@ export * from './websocket-proxy';
 export * from './edge-resolver';
 export * from './egress-table';
 export * from './connect-tunnel';
+export * from './mesh-identity';
+export * from './tls-material';
