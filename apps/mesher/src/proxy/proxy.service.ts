@@ -7,16 +7,22 @@ import {
   createInboundUpgradeHandler,
   createOutboundHandler,
   createOutboundUpgradeHandler,
+  dnsNames,
   ExplainLog,
   HttpProxyTransport,
+  loadTlsMaterial,
   ProxyServer,
   RuntimeTable,
+  TlsFileWatcher,
+  type ListenerTls,
+  type TlsMaterial,
   type OverloadGuard,
   type RequestGuard,
   type RequestObserver,
 } from '@mesher/proxy-core';
 import { SnapshotHolder } from '@mesher/registry';
 import type { MesherConfig } from '../config/config.schema';
+import { MESH_TLS_LABELS } from '../config/load-config';
 import { MESHER_CONFIG } from '../tokens';
 import { ObservabilityService } from '../observability/observability.service';
 import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard } from './data-plane-limits';
@@ -36,6 +42,9 @@ export class ProxyService {
   inbound: ProxyServer | null = null;
   edge: ProxyServer | null = null;
   private readonly egress = new EgressTable();
+  /** This sidecar's mesh certificate, key and CA (--tls-*), kept current by the watcher. */
+  private readonly meshTls: TlsMaterial | null;
+  private tlsWatcher: TlsFileWatcher | null = null;
 
   constructor(
     @Inject(MESHER_CONFIG) private readonly cfg: MesherConfig,
@@ -43,7 +52,10 @@ export class ProxyService {
     private readonly obs: ObservabilityService,
   ) {
     this.nodeId = `mesher-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs });
+    const files = { cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa };
+    // Checked by loadConfig already; read again here so the service owns the material it watches.
+    this.meshTls = files.cert || files.ca ? loadTlsMaterial(files, MESH_TLS_LABELS) : null;
+    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
     this.overload = overloadGuard(cfg);
     this.guard = requestGuard(cfg, this.overload);
     registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound]], this.overload);
@@ -62,6 +74,7 @@ export class ProxyService {
 
   async start(): Promise<{ outbound: AddressInfo; inbound: AddressInfo | null; edge: AddressInfo | null }> {
     this.overload.start();
+    this.watchMeshTls();
     const limits = listenerOptions(this.cfg);
     this.outbound = new ProxyServer(
       'outbound',
@@ -88,6 +101,7 @@ export class ProxyService {
           observer: this.observer,
           guard: this.guard,
           connectTimeoutMs: this.cfg.connectTimeoutMs,
+          meshTls: () => this.transport.meshTlsMaterial,
         }),
       },
     );
@@ -141,11 +155,40 @@ export class ProxyService {
             guard: this.guard,
             connectTimeoutMs: this.cfg.connectTimeoutMs,
           }),
+          tls: this.inboundTls(),
         },
       );
       inbound = await this.inbound.listen(this.cfg.inboundPort, this.cfg.inboundAddress);
     }
     return { outbound, inbound, edge };
+  }
+
+  private inboundTls(): ListenerTls | undefined {
+    const mode = this.cfg.inboundTls;
+    if (mode === 'off' || !this.meshTls) return undefined;
+    const names = this.meshTls.leaf?.subjectAltName ?? '';
+    if (this.cfg.serviceName && !dnsNames({ subjectaltname: names }).includes(this.cfg.serviceName)) {
+      this.log.warn(`--tls-cert does not name DNS:${this.cfg.serviceName} (it has: ${names || 'no SAN'}); consumers will refuse it`);
+    }
+    return { mode, material: this.meshTls };
+  }
+
+  /** Rotation of --tls-*: the inbound listener and the outbound transport take new material without a restart. */
+  private watchMeshTls(): void {
+    if (!this.meshTls) return;
+    const files = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey, ca: this.cfg.tlsCa };
+    this.tlsWatcher = new TlsFileWatcher(
+      files,
+      MESH_TLS_LABELS,
+      this.meshTls,
+      (m) => {
+        if (this.inbound && this.cfg.inboundTls !== 'off') this.inbound.setTlsMaterial(this.cfg.inboundTls, m);
+        this.transport.setMeshTls(m);
+        this.log.warn(`mesh TLS material reloaded (certificate serial ${m.leaf?.serialNumber ?? '-'})`);
+      },
+      (message) => this.log.error(`mesh TLS files changed but cannot be used, keeping the previous ones: ${message}`),
+    );
+    this.tlsWatcher.start();
   }
 
   private explainAllowed(addr: string | undefined): boolean {
@@ -160,6 +203,7 @@ export class ProxyService {
     this.transport.close();
     this.runtimes.close();
     this.overload.stop();
+    this.tlsWatcher?.stop();
     this.log.log('data plane stopped');
   }
 }
