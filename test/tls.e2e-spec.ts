@@ -199,6 +199,20 @@ describe('TLS and mTLS between Meshers', () => {
     }
   });
 
+  test('active health checks probe an https:// sidecar instance over mTLS', async () => {
+    const hc = { path: '/healthz', intervalMs: 200, timeoutMs: 2000, healthyThreshold: 1, unhealthyThreshold: 1 };
+    assert.equal((await api(web.admin, 'PUT', '/v1/policies/cart', { healthCheck: hc })).status, 200);
+    try {
+      const probe = await waitFor('a probe at the provider app', () => cartApp.requests.find((r) => r.url === '/healthz'));
+      assert.equal(probe.headers['x-mesher-source'], 'web', 'the probe came through the mTLS listener with the consumer identity');
+      const rt = (await api(web.admin, 'GET', '/v1/runtime/cart')).json<{ instances: Array<{ unhealthy: boolean }> }>();
+      assert.equal(rt.instances[0].unhealthy, false);
+      assert.equal((await viaProxy(web.proxy, 'GET', 'http://cart/checked')).status, 200);
+    } finally {
+      await api(web.admin, 'DELETE', '/v1/policies/cart');
+    }
+  });
+
   test('a provider certificate naming another service: the consumer answers 502 UPSTREAM_TLS_ERROR (wrong identity)', async () => {
     const before = payApp.requests.length;
     const r = await waitFor('pay in the consumer snapshot', async () => {

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import {
+  ActiveHealthChecker,
   createConnectHandler,
+  createHttpProber,
   createInboundHandler,
   EgressTable,
   createInboundUpgradeHandler,
@@ -31,7 +33,7 @@ import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard 
 @Injectable()
 export class ProxyService {
   private readonly log = new Logger('proxy');
-  readonly runtimes = new RuntimeTable();
+  readonly runtimes: RuntimeTable;
   readonly explanations = new ExplainLog();
   readonly transport: HttpProxyTransport;
   /** Load shedding on event-loop delay and heap use, shared by both listeners. */
@@ -56,6 +58,8 @@ export class ProxyService {
     // Checked by loadConfig already; read again here so the service owns the material it watches.
     this.meshTls = files.cert || files.ca ? loadTlsMaterial(files, MESH_TLS_LABELS) : null;
     this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
+    // Active health checks reach https:// sidecar instances with the same (current) mesh TLS as requests.
+    this.runtimes = new RuntimeTable(new ActiveHealthChecker(createHttpProber(() => this.transport.meshTlsMaterial)));
     this.overload = overloadGuard(cfg);
     this.guard = requestGuard(cfg, this.overload);
     registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound]], this.overload);
