@@ -61,7 +61,7 @@ function tlsOptions(c: TlsClient): tls.ConnectionOptions {
 }
 
 /** An HTTPS request with its own connection (no pooling: each call is a fresh handshake). */
-function httpsRequest(hostPort: string, method: string, target: string, c: TlsClient, headers: http.OutgoingHttpHeaders = {}): Promise<HttpResult> {
+function httpsRequest(hostPort: string, method: string, target: string, c: TlsClient, headers: http.OutgoingHttpHeaders = {}, body?: string): Promise<HttpResult> {
   const [host, port] = splitHostPort(hostPort);
   return new Promise((resolve, reject) => {
     const req = https.request({ host, port, method, path: target, headers, agent: false, ...tlsOptions(c) }, (res) => {
@@ -75,7 +75,7 @@ function httpsRequest(hostPort: string, method: string, target: string, c: TlsCl
     });
     req.setTimeout(15_000, () => req.destroy(new Error(`timeout: ${method} ${target}`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -275,6 +275,12 @@ describe('TLS and mTLS between Meshers', () => {
     const list = await httpsRequest(cart.admin, 'GET', '/v1/services/cart/instances', { ca: ca.caFile });
     assert.equal(list.status, 200);
     assert.equal(list.json<Inst[]>()[0].endpoint, `https://${cart.inbound}`);
+    // The dashboard's own origin is now https://: its writes pass, the http:// origin is another site.
+    const json = { 'content-type': 'application/json' };
+    const write = await httpsRequest(cart.admin, 'POST', '/v1/services', { ca: ca.caFile }, { ...json, origin: `https://${cart.admin}` }, JSON.stringify({ name: 'from-dashboard' }));
+    assert.equal(write.status, 201, write.body);
+    const cross = await httpsRequest(cart.admin, 'POST', '/v1/services', { ca: ca.caFile }, { ...json, origin: `http://${cart.admin}` }, JSON.stringify({ name: 'cross-site' }));
+    assert.equal(cross.status, 403, cross.body);
     await assert.rejects(request(cart.admin, 'GET', '/health/ready', { agent: false }));
     assert.match(cart.output(), /"dashboard":"https:\/\//);
   });
