@@ -227,6 +227,31 @@ describe('TLS and mTLS between Meshers', () => {
     assert.equal(payApp.requests.length, before, 'nothing reached the app behind the wrong certificate');
   });
 
+  test('a consumer without a client certificate, or without the mesh CA, gets UPSTREAM_TLS_ERROR saying so', async () => {
+    const anon = await startMesher(['--service-name', 'anon', '--tls-ca', ca.caFile], { dataDir: shared });
+    const bare = await startMesher(['--service-name', 'bare'], { dataDir: shared });
+    try {
+      const before = cartApp.requests.length;
+      const refused = await waitFor('cart in the snapshot of anon', async () => {
+        const res = await viaProxy(anon.proxy, 'GET', 'http://cart/anon');
+        return res.status !== 404 ? res : undefined;
+      });
+      assert.equal(refused.status, 502, refused.body);
+      assert.equal(refused.headers['x-mesher-error'], 'UPSTREAM_TLS_ERROR');
+      assert.match(refused.json<{ message: string }>().message, /refused the handshake|client certificate/);
+      const noCa = await waitFor('cart in the snapshot of bare', async () => {
+        const res = await viaProxy(bare.proxy, 'GET', 'http://cart/bare');
+        return res.status !== 404 ? res : undefined;
+      });
+      assert.equal(noCa.status, 502, noCa.body);
+      assert.equal(noCa.headers['x-mesher-error'], 'UPSTREAM_TLS_ERROR');
+      assert.match(noCa.json<{ message: string }>().message, /no mesh CA \(--tls-ca\) to verify the certificate of 'cart'/);
+      assert.equal(cartApp.requests.length, before);
+    } finally {
+      await Promise.all([anon.stop(), bare.stop()]);
+    }
+  });
+
   test("rotating the provider's files: the new certificate is served without a restart, a bad file keeps the old one", async () => {
     const client = { ca: ca.caFile, servername: 'pay' };
     const first = await servedCertificate(pay.inbound!, client);
