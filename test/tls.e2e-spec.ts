@@ -118,7 +118,7 @@ describe('TLS and mTLS between Meshers', () => {
     // pay's certificate names another service: consumers must refuse it.
     payId = ownCopy(files, 'pay', ca.issue('pay-wrong', ['DNS:cart', 'IP:127.0.0.1']));
     webId = ownCopy(files, 'web', ca.issue('web', ['DNS:web']));
-    adminId = ca.issue('admin', ['DNS:localhost', 'IP:127.0.0.1']);
+    adminId = ownCopy(files, 'admin', ca.issue('admin', ['DNS:localhost', 'IP:127.0.0.1']));
     webClient = ca.issue('web-client', ['DNS:web']);
     cartApp = await startUpstream('cart-app');
     attachWebSocketEcho(cartApp.server);
@@ -308,6 +308,18 @@ describe('TLS and mTLS between Meshers', () => {
     assert.equal(cross.status, 403, cross.body);
     await assert.rejects(request(cart.admin, 'GET', '/health/ready', { agent: false }));
     assert.match(cart.output(), /"dashboard":"https:\/\//);
+  });
+
+  test('the admin certificate is rotated without a restart too', async () => {
+    const first = await servedCertificate(cart.admin, { ca: ca.caFile });
+    assert.equal(first.subject.CN, 'admin');
+    rotate(adminId, ca.issue('admin-next', ['DNS:localhost', 'IP:127.0.0.1']));
+    const next = await waitFor('the new admin certificate', async () => {
+      const c = await servedCertificate(cart.admin, { ca: ca.caFile });
+      return c.serialNumber !== first.serialNumber ? c : undefined;
+    });
+    assert.equal(next.subject.CN, 'admin-next');
+    assert.equal((await httpsRequest(cart.admin, 'GET', '/health/ready', { ca: ca.caFile })).status, 200);
   });
 });
 

@@ -149,7 +149,6 @@ export class HttpProxyTransport implements UpstreamTransport {
     // http-proxy pipes `buffer` instead of the (already consumed) request when one is given.
     const buffer = body ? Readable.from([body], { objectMode: false }) : undefined;
     const tls = target.startsWith('https:');
-    // secure: verify the upstream certificate; the Host sent is the target's, as TLS SNI must match it.
     const parsed = this.parsedTarget(target);
     let options: httpProxy.ServerOptions;
     if (tls && meshService !== undefined) {
@@ -162,7 +161,10 @@ export class HttpProxyTransport implements UpstreamTransport {
       }
       // The Host stays the service's authority: the certificate is checked against the service, not the address.
       options = { target: parsed, buffer, agent, secure: true };
-    } else options = tls ? { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true } : { target: parsed, buffer };
+    } else if (tls) {
+      // Egress or a hand-registered https:// instance: system CAs; the Host sent is the target's, as SNI must match it.
+      options = { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true };
+    } else options = { target: parsed, buffer };
     this.proxy.web(req, res, options, (err: Error) => {
       if (!a.finish()) return;
       if (tls && !a.timedOut) {
@@ -194,14 +196,15 @@ export class HttpProxyTransport implements UpstreamTransport {
     return u;
   }
 
-  /**
-   * New mesh TLS material (rotation): new connections use it. Pooled connections made with the old one
-   * finish their requests and close when idle.
-   */
+  /** The mesh TLS material in use now (after any rotation). */
   get meshTlsMaterial(): TlsMaterial | null {
     return this.meshTls;
   }
 
+  /**
+   * New mesh TLS material (rotation): new connections use it. Pooled connections made with the old one
+   * finish their requests and close when idle.
+   */
   setMeshTls(m: TlsMaterial | null): void {
     this.meshTls = m;
     this.meshAgents = new Map();

@@ -224,7 +224,8 @@ function validate(cfg: MesherConfig): MesherConfig {
 }
 
 export const MESH_TLS_LABELS: TlsLabels = { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' };
-export const ADMIN_TLS_LABELS: TlsLabels = { cert: '--admin-tls-cert', key: '--admin-tls-key', ca: '--admin-tls-ca' };
+/** The admin API takes no CA (it asks for no client certificates): its `ca` label is never shown. */
+export const ADMIN_TLS_LABELS: TlsLabels = { cert: '--admin-tls-cert', key: '--admin-tls-key', ca: '(none)' };
 
 /** Combinations first, then the files themselves (readable, PEM, key of the certificate). */
 function validateTls(cfg: MesherConfig): void {

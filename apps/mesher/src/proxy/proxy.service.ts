@@ -17,6 +17,7 @@ import {
   RuntimeTable,
   TlsFileWatcher,
   type ListenerTls,
+  type TlsFiles,
   type TlsMaterial,
   type OverloadGuard,
   type RequestGuard,
@@ -44,7 +45,8 @@ export class ProxyService {
   inbound: ProxyServer | null = null;
   edge: ProxyServer | null = null;
   private readonly egress = new EgressTable();
-  /** This sidecar's mesh certificate, key and CA (--tls-*), kept current by the watcher. */
+  /** --tls-cert, --tls-key, --tls-ca, and their material as read at start-up (the transport holds the current one). */
+  private readonly meshFiles: TlsFiles;
   private readonly meshTls: TlsMaterial | null;
   private tlsWatcher: TlsFileWatcher | null = null;
 
@@ -54,9 +56,9 @@ export class ProxyService {
     private readonly obs: ObservabilityService,
   ) {
     this.nodeId = `mesher-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    const files = { cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa };
+    this.meshFiles = { cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa };
     // Checked by loadConfig already; read again here so the service owns the material it watches.
-    this.meshTls = files.cert || files.ca ? loadTlsMaterial(files, MESH_TLS_LABELS) : null;
+    this.meshTls = cfg.tlsCert || cfg.tlsCa ? loadTlsMaterial(this.meshFiles, MESH_TLS_LABELS) : null;
     this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
     // Active health checks reach https:// sidecar instances with the same (current) mesh TLS as requests.
     this.runtimes = new RuntimeTable(new ActiveHealthChecker(createHttpProber(() => this.transport.meshTlsMaterial)));
@@ -180,9 +182,8 @@ export class ProxyService {
   /** Rotation of --tls-*: the inbound listener and the outbound transport take new material without a restart. */
   private watchMeshTls(): void {
     if (!this.meshTls) return;
-    const files = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey, ca: this.cfg.tlsCa };
     this.tlsWatcher = new TlsFileWatcher(
-      files,
+      this.meshFiles,
       MESH_TLS_LABELS,
       this.meshTls,
       (m) => {
