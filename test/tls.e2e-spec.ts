@@ -9,7 +9,7 @@ import { api, request, splitHostPort, viaProxy, type HttpResult } from './suppor
 import { runMesher, startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { createTestCa, type CertFiles, type TestCa } from './support/tls-certs';
 import { startUpstream, type Upstream } from './support/upstream';
-import { attachWebSocketEcho, connectWebSocket } from './support/websocket';
+import { attachWebSocketEcho, connectWebSocket, UpgradeRefused } from './support/websocket';
 
 /*
  * TLS and mTLS between Meshers, over real processes: `web` (consumer sidecar) calls `cart` (provider
@@ -224,6 +224,14 @@ describe('TLS and mTLS between Meshers', () => {
     const body = r.json<{ code: string; message: string }>();
     assert.equal(body.code, 'UPSTREAM_TLS_ERROR');
     assert.match(body.message, /wrong identity: the certificate names 'cart', not the service 'pay'/);
+    // A WebSocket upgrade takes the same TLS hop and is refused the same way.
+    await assert.rejects(connectWebSocket(web.proxy, '/chat', 'pay'), (e: unknown) => {
+      assert.ok(e instanceof UpgradeRefused, String(e));
+      assert.equal(e.status, 502);
+      assert.equal(e.headers['x-mesher-error'], 'UPSTREAM_TLS_ERROR');
+      assert.match(e.body, /wrong identity/);
+      return true;
+    });
     assert.equal(payApp.requests.length, before, 'nothing reached the app behind the wrong certificate');
   });
 
