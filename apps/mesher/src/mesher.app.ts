@@ -9,11 +9,14 @@ import * as path from 'node:path';
 import { AdminError } from '@mesher/contracts';
 import { checkDatabaseFile } from '@mesher/persistence';
 import { jsonBodyParser } from './admin/json-body.parser';
+import { loadTlsMaterial, TlsFileWatcher } from '@mesher/proxy-core';
+import type { Server as HttpsServer } from 'node:https';
 import { registerAdminRequestChecks } from './admin/admin-request.hook';
 import { parseYamlBody } from './admin/route-rule-yaml';
 import { AppModule } from './app.module';
 import { ConfigService } from './config-as-code/config.service';
 import type { MesherConfig } from './config/config.schema';
+import { ADMIN_TLS_LABELS } from './config/load-config';
 import { registerDashboard } from './dashboard/dashboard.static';
 import { ProxyService } from './proxy/proxy.service';
 import { AppHealthService } from './sidecar/app-health.service';
@@ -65,10 +68,16 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   Logger.overrideLogger(LEVELS[cfg.logLevel]);
   // A damaged store file is said in one clear line, before Nest would wrap it in a stack trace.
   checkDatabaseFile(path.join(cfg.dataDir, 'mesher.db'));
+  const adminFiles = { cert: cfg.adminTlsCert, key: cfg.adminTlsKey, ca: null };
+  const adminTls = cfg.adminTlsCert ? loadTlsMaterial(adminFiles, ADMIN_TLS_LABELS) : null;
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(cfg),
     // forceCloseConnections: open SSE streams must not hold up shutdown.
-    new FastifyAdapter({ bodyLimit: cfg.adminBodyLimit, forceCloseConnections: true }),
+    new FastifyAdapter({
+      bodyLimit: cfg.adminBodyLimit,
+      forceCloseConnections: true,
+      ...(adminTls ? { https: { cert: adminTls.cert!, key: adminTls.key! } } : {}),
+    }),
     { logger: LEVELS[cfg.logLevel], abortOnError: false },
   );
   // Host (DNS rebinding), tokens in URLs and cross-origin writes are refused before any route, dashboard included.
@@ -94,6 +103,17 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
   const { outbound, inbound, edge } = await proxySvc.start();
   await app.listen(cfg.adminPort, cfg.adminAddress);
   const admin = app.getHttpServer().address() as AddressInfo;
+  // Admin certificate rotation, as for the mesh certificate: new connections get the new one.
+  const adminWatcher = adminTls
+    ? new TlsFileWatcher(
+        adminFiles,
+        ADMIN_TLS_LABELS,
+        adminTls,
+        (m) => (app.getHttpServer() as HttpsServer).setSecureContext({ cert: m.cert!, key: m.key! }),
+        (message) => new Logger('admin').error(`admin TLS files changed but cannot be used, keeping the previous ones: ${message}`),
+      )
+    : null;
+  adminWatcher?.start();
   const registration = app.get(RegistrationService);
   const appHealth = app.get(AppHealthService);
   if (inbound) await registration.start(inbound.address, inbound.port, await appHealth.start());
@@ -107,6 +127,7 @@ export async function startMesher(cfg: MesherConfig): Promise<RunningMesher> {
     stop() {
       stopping ??= (async () => {
         appHealth.stop();
+        adminWatcher?.stop();
         if (inbound) {
           // Consumers stop picking a DRAINING instance once they see it (shared store: within a poll);
           // keep serving normally until then, so no request meets a closed port.

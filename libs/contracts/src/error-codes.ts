@@ -17,6 +17,7 @@ export const MESHER_ERROR_CODES = [
   'REQUEST_TIMEOUT',
   'EGRESS_DENIED',
   'ROUTE_NOT_FOUND',
+  'UPSTREAM_TLS_ERROR',
 ] as const;
 
 export type MesherErrorCode = (typeof MESHER_ERROR_CODES)[number];

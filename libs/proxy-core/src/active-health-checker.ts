@@ -1,28 +1,47 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { HealthCheckSpec, InstanceRecord } from '@mesher/contracts';
 import { HealthState } from '@mesher/policies';
 import type { RegistrySnapshot } from '@mesher/registry';
+import { meshClientTls } from './mesh-identity';
+import type { TlsMaterial } from './tls-material';
 
-export type Prober = (endpoint: string, path: string, timeoutMs: number) => Promise<boolean>;
+export type Prober = (endpoint: string, path: string, timeoutMs: number, inst?: InstanceRecord) => Promise<boolean>;
 
-/** GET <endpoint><path>; healthy when it answers 2xx/3xx within the timeout. */
-export const httpProber: Prober = (endpoint, path, timeoutMs) =>
-  new Promise((resolve) => {
-    let url: URL;
-    try {
-      url = new URL(path, endpoint.endsWith('/') ? endpoint : endpoint + '/');
-    } catch {
-      resolve(false);
-      return;
-    }
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      const s = res.statusCode ?? 0;
-      resolve(s >= 200 && s < 400);
+/**
+ * GET <endpoint><path>; healthy when it answers 2xx/3xx within the timeout. An https:// sidecar instance
+ * is probed with mesh TLS, as requests reach it; other https:// endpoints with the system CAs.
+ */
+export function createHttpProber(meshTls?: () => TlsMaterial | null): Prober {
+  return (endpoint, path, timeoutMs, inst) =>
+    new Promise((resolve) => {
+      let url: URL;
+      try {
+        url = new URL(path, endpoint.endsWith('/') ? endpoint : endpoint + '/');
+      } catch {
+        resolve(false);
+        return;
+      }
+      const secure = url.protocol === 'https:';
+      let tls = {};
+      if (secure && inst?.registeredBy.startsWith('sidecar:')) {
+        const m = meshTls?.() ?? null;
+        if (!m?.ca) return resolve(false);
+        tls = meshClientTls(inst.service, m);
+      }
+      const onResponse = (res: http.IncomingMessage) => {
+        res.resume();
+        const s = res.statusCode ?? 0;
+        resolve(s >= 200 && s < 400);
+      };
+      const opts = { agent: false as const, timeout: timeoutMs, ...tls };
+      const req = secure ? https.get(url, opts, onResponse) : http.get(url, opts, onResponse);
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
     });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-  });
+}
+
+export const httpProber: Prober = createHttpProber();
 
 interface Checked {
   spec: HealthCheckSpec;
@@ -83,7 +102,7 @@ export class ActiveHealthChecker {
     if (!c) return;
     await Promise.all(
       c.instances.map(async (inst) => {
-        const ok = await this.prober(inst.endpoint, c.spec.path, c.spec.timeoutMs);
+        const ok = await this.prober(inst.endpoint, c.spec.path, c.spec.timeoutMs, inst);
         if (this.services.get(service) !== c) return;
         let st = c.states.get(inst.id);
         if (!st) c.states.set(inst.id, (st = new HealthState(c.spec.healthyThreshold, c.spec.unhealthyThreshold, true)));

@@ -20,6 +20,7 @@ export const ERROR_STATUS: { readonly [K in MesherErrorCode]: number } = {
   REQUEST_TIMEOUT: 408, // client too slow to send its request head
   EGRESS_DENIED: 403, // CONNECT to a host no egress rule allows
   ROUTE_NOT_FOUND: 404, // edge: no ingress rule takes this host and path
+  UPSTREAM_TLS_ERROR: 502, // the upstream's certificate is untrusted or names another service, or the handshake failed
 };
 
 /**

@@ -4,7 +4,7 @@ import { continueTrace, traceHeaders } from '@mesher/observability';
 import type { SnapshotHolder } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
-import { isTrustedMesher } from './mesh-trust';
+import { inboundCaller } from './mesh-trust';
 import { relayResponse } from './relay';
 import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { randomHex } from './outbound-handler';
@@ -47,9 +47,8 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     let handle: { abort(): void } | null = null;
     if (guardExchange(ex, o.guard)) return;
 
-    const claimed = req.headers['x-mesher-source'];
-    const trusted = isTrustedMesher(req, o.meshSecret);
-    ex.source = trusted && typeof claimed === 'string' && claimed ? claimed : 'unknown';
+    const { trusted, source } = inboundCaller(req, o.meshSecret);
+    ex.source = source;
 
     if (!ex.path.startsWith('/')) {
       return ex.fail('BAD_REQUEST', 'the inbound listener takes origin-form requests (GET /path), not proxy requests');

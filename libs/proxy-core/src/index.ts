@@ -18,3 +18,5 @@ export * from './edge-resolver';
 export * from './egress-table';
 export * from './connect-tunnel';
 export * from './body-timeout';
+export * from './mesh-identity';
+export * from './tls-material';

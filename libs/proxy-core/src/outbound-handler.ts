@@ -270,7 +270,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     ex.attempts++;
     ex.instance = inst;
     f.tried.add(inst.id);
-    if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) ex.req.headers['x-mesher-token'] = o.meshSecret;
+    const sidecar = inst.registeredBy.startsWith('sidecar:');
+    if (o.meshSecret && sidecar) ex.req.headers['x-mesher-token'] = o.meshSecret;
     else delete ex.req.headers['x-mesher-token'];
     rt.load.begin(inst.id);
     const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
@@ -300,15 +301,18 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       onFailure(kind, err) {
         settle(false, kind);
         if (f.finished) return;
-        if (retryAllowed(f, { kind })) return retry(f);
+        // A failed handshake never reached the app: retried where a failed connect would be.
+        if (retryAllowed(f, { kind: kind === 'tls' ? 'connect-failure' : kind })) return retry(f);
         endFlight(f);
-        if (kind === 'timeout') {
+        if (kind === 'tls') {
+          ex.fail('UPSTREAM_TLS_ERROR', `instance ${inst.endpoint} of '${entry.name}' failed TLS: ${err.message}`);
+        } else if (kind === 'timeout') {
           ex.fail('UPSTREAM_TIMEOUT', `instance ${inst.endpoint} of '${entry.name}' did not answer within ${Math.round(perTry)} ms`);
         } else {
           ex.fail('UPSTREAM_UNAVAILABLE', `instance ${inst.endpoint} of '${entry.name}' failed: ${kind} (${err.message})`);
         }
       },
-    }, f.body);
+    }, f.body, sidecar ? entry.name : undefined);
   }
 
   function retryAllowed(f: Flight, outcome: AttemptOutcome): boolean {

@@ -1,8 +1,13 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BodyIdleTimer } from './body-timeout';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { handleClientError, writeRawError } from './client-error';
+import { peerServiceName } from './mesh-identity';
+import { setPeerService } from './mesh-trust';
+import type { TlsMaterial } from './tls-material';
 import type { UpgradeHandler } from './websocket-proxy';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -25,6 +30,28 @@ export interface ListenerOptions {
   maxConnections?: number;
   /** Protocol upgrades (WebSocket); without one they are served as plain requests. */
   upgrade?: UpgradeHandler;
+  /** Serve over TLS; without it, plain HTTP. */
+  tls?: ListenerTls;
+}
+
+/**
+ * 'tls': the server certificate; a client certificate is asked for when a CA is given but not required.
+ * 'mtls': a client certificate signed by the CA is required: anyone else is refused at the handshake.
+ */
+export interface ListenerTls {
+  mode: 'tls' | 'mtls';
+  material: TlsMaterial;
+}
+
+/** Server-side TLS options of a listener for the given material. */
+export function serverTlsOptions(mode: ListenerTls['mode'], m: TlsMaterial): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+  return {
+    cert: m.cert ?? undefined,
+    key: m.key ?? undefined,
+    ca: m.ca ?? undefined,
+    requestCert: mode === 'mtls' || m.ca !== null,
+    rejectUnauthorized: mode === 'mtls',
+  };
 }
 
 /**
@@ -32,7 +59,9 @@ export interface ListenerOptions {
  * and a drain that lets in-flight requests finish.
  */
 export class ProxyServer {
+  /** An https.Server when the listener serves TLS (it has every http.Server member used here). */
   readonly server: http.Server;
+  private readonly tlsServer: https.Server | null;
   private draining = false;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -44,7 +73,14 @@ export class ProxyServer {
     const headersTimeout = opts.headersTimeoutMs ?? 20_000;
     const bodyIdleMs = opts.bodyIdleTimeoutMs ?? 30_000;
     const bodyTimer = (this.bodyTimer = bodyIdleMs > 0 ? new BodyIdleTimer(bodyIdleMs) : null);
-    this.server = http.createServer(
+    const tls = opts.tls;
+    let tlsServer: https.Server | null = null;
+    const create = (o: http.ServerOptions, h: http.RequestListener): http.Server => {
+      if (!tls) return http.createServer(o, h);
+      tlsServer = https.createServer({ ...o, ...serverTlsOptions(tls.mode, tls.material) }, h);
+      return tlsServer as unknown as http.Server;
+    };
+    this.server = create(
       {
         keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
         headersTimeout,
@@ -76,7 +112,12 @@ export class ProxyServer {
         }
       },
     );
+    this.tlsServer = tlsServer as https.Server | null; // assigned inside create()
     this.server.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, opts.maxUrlLength));
+    // The caller's service, read from its verified certificate once per connection.
+    this.tlsServer?.on('secureConnection', (s: TLSSocket) => {
+      setPeerService(s, s.authorized ? peerServiceName(s.getPeerCertificate()) : null);
+    });
     // Node silently ignores fields past maxHeadersCount; one more than the limit lets the guard see them.
     this.server.maxHeadersCount = (opts.maxHeaderCount ?? 100) + 1;
     if (opts.maxConnections && opts.maxConnections > 0) this.server.maxConnections = opts.maxConnections;
@@ -106,6 +147,12 @@ export class ProxyServer {
         }
       });
     }
+  }
+
+  /** Rotation: new connections use the new material, open ones keep theirs. Throws when it is unusable. */
+  setTlsMaterial(mode: ListenerTls['mode'], m: TlsMaterial): void {
+    if (!this.tlsServer) throw new Error(`${this.name} listener does not serve TLS`);
+    this.tlsServer.setSecureContext(serverTlsOptions(mode, m));
   }
 
   /** Connections refused because the listener was at its connection limit. */

@@ -3,8 +3,11 @@ import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
+import { describeTlsError, meshClientTls } from './mesh-identity';
+import type { TlsMaterial } from './tls-material';
 
-export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout';
+/** 'tls': the handshake or the certificate check failed (the request did not reach the upstream). */
+export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout' | 'tls';
 
 export interface AttemptCallbacks {
   /** Response head arrived; the receiver must consume or pipe `upstreamRes`. */
@@ -26,6 +29,11 @@ export interface UpstreamTransport {
     cb: AttemptCallbacks,
     /** A request body read ahead (to be replayed on retry); without it the request streams. */
     body?: Buffer,
+    /**
+     * The destination service when the target is a sidecar's instance: an https:// one is reached with
+     * mesh TLS (this sidecar's certificate, the mesh CA) and its certificate must name this service.
+     */
+    meshService?: string,
   ): AttemptHandle;
   close(): void;
 }
@@ -34,6 +42,7 @@ const MAX_PARSED_TARGETS = 10_000;
 /** Longest a pooled upstream socket idles (shorter when the upstream announces a keep-alive timeout). */
 const IDLE_SOCKET_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT = 'MESHER_CONNECT_TIMEOUT';
+const MAX_MESH_AGENTS = 10_000;
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', CONNECT_TIMEOUT]);
 
 class Attempt implements AttemptHandle {
@@ -80,8 +89,12 @@ export class HttpProxyTransport implements UpstreamTransport {
   readonly httpsAgent: https.Agent;
   private readonly proxy: httpProxy;
   private readonly parsedTargets = new Map<string, Url>();
+  /** One agent per destination service: its TLS servername and identity check are the service's. */
+  private meshAgents = new Map<string, https.Agent>();
+  private meshTls: TlsMaterial | null;
 
-  constructor(opts: { maxSockets?: number; maxFreeSockets?: number; connectTimeoutMs?: number } = {}) {
+  constructor(opts: { maxSockets?: number; maxFreeSockets?: number; connectTimeoutMs?: number; meshTls?: TlsMaterial | null } = {}) {
+    this.meshTls = opts.meshTls ?? null;
     const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.agent = new http.Agent({
       keepAlive: true,
@@ -128,6 +141,7 @@ export class HttpProxyTransport implements UpstreamTransport {
     timeoutMs: number,
     cb: AttemptCallbacks,
     body?: Buffer,
+    meshService?: string,
   ): AttemptHandle {
     const a = new Attempt(cb);
     (req as WithAttempt)[ATTEMPT] = a;
@@ -135,11 +149,28 @@ export class HttpProxyTransport implements UpstreamTransport {
     // http-proxy pipes `buffer` instead of the (already consumed) request when one is given.
     const buffer = body ? Readable.from([body], { objectMode: false }) : undefined;
     const tls = target.startsWith('https:');
-    // secure: verify the upstream certificate; the Host sent is the target's, as TLS SNI must match it.
     const parsed = this.parsedTarget(target);
-    const options = tls ? { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true } : { target: parsed, buffer };
+    let options: httpProxy.ServerOptions;
+    if (tls && meshService !== undefined) {
+      const agent = this.meshAgent(meshService);
+      if (!agent) {
+        const err: NodeJS.ErrnoException = new Error(`no mesh CA (--tls-ca) to verify the certificate of '${meshService}'`);
+        err.code = 'MESHER_NO_MESH_CA';
+        process.nextTick(() => a.finish() && cb.onFailure('tls', err));
+        return a;
+      }
+      // The Host stays the service's authority: the certificate is checked against the service, not the address.
+      options = { target: parsed, buffer, agent, secure: true };
+    } else if (tls) {
+      // Egress or a hand-registered https:// instance: system CAs; the Host sent is the target's, as SNI must match it.
+      options = { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true };
+    } else options = { target: parsed, buffer };
     this.proxy.web(req, res, options, (err: Error) => {
       if (!a.finish()) return;
+      if (tls && !a.timedOut) {
+        const why = describeTlsError(err);
+        if (why) return a.cb.onFailure('tls', new Error(why));
+      }
       const code = (err as NodeJS.ErrnoException).code ?? '';
       // A pooled connection the server closed before answering is a connect failure, as a fresh
       // connection refused would be: no response came, the request did not get through (Go's
@@ -165,10 +196,45 @@ export class HttpProxyTransport implements UpstreamTransport {
     return u;
   }
 
+  /** The mesh TLS material in use now (after any rotation). */
+  get meshTlsMaterial(): TlsMaterial | null {
+    return this.meshTls;
+  }
+
+  /**
+   * New mesh TLS material (rotation): new connections use it. Pooled connections made with the old one
+   * finish their requests and close when idle.
+   */
+  setMeshTls(m: TlsMaterial | null): void {
+    this.meshTls = m;
+    this.meshAgents = new Map();
+  }
+
+  private meshAgent(service: string): https.Agent | null {
+    const m = this.meshTls;
+    if (!m?.ca) return null;
+    let agent = this.meshAgents.get(service);
+    if (!agent) {
+      if (this.meshAgents.size >= MAX_MESH_AGENTS) this.meshAgents.clear();
+      // Agent options override the request's: the mesh CA only (no system CAs), SNI = the service.
+      agent = new https.Agent({
+        keepAlive: true,
+        keepAliveMsecs: 1000,
+        maxFreeSockets: 256,
+        scheduling: 'lifo',
+        timeout: IDLE_SOCKET_TIMEOUT_MS,
+        ...meshClientTls(service, m),
+      });
+      this.meshAgents.set(service, agent);
+    }
+    return agent;
+  }
+
   close(): void {
     this.proxy.close();
     this.agent.destroy();
     this.httpsAgent.destroy();
+    for (const a of this.meshAgents.values()) a.destroy();
   }
 }
 

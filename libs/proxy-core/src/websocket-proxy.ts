@@ -1,5 +1,7 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { continueTrace, traceHeaders } from '@mesher/observability';
@@ -9,12 +11,14 @@ import { writeRawError } from './client-error';
 import { ERROR_STATUS } from './error-map';
 import type { Direction, RequestObserver } from './exchange';
 import { stripHopByHop } from './forward-headers';
-import { isTrustedMesher } from './mesh-trust';
+import { describeTlsError, meshClientTls } from './mesh-identity';
+import { inboundCaller } from './mesh-trust';
 import { randomHex } from './outbound-handler';
 import { checkRequest, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import { isTargetError, resolveProxyTarget } from './request-target';
 import type { RuntimeTable } from './service-runtime';
+import type { TlsMaterial } from './tls-material';
 
 /** The server's 'upgrade' listener: the socket is ours from here on, errors included. */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -55,8 +59,10 @@ export interface TunnelSpec {
   req: http.IncomingMessage;
   socket: Duplex;
   head: Buffer;
-  /** http://host:port of the instance or local app. */
+  /** http://host:port (or https://) of the instance or local app. */
   endpoint: string;
+  /** TLS options for an https:// endpoint (mesh TLS for a sidecar's instance); default: system CAs. */
+  tls?: ConnectionOptions;
   path: string;
   headers: http.OutgoingHttpHeaders;
   via: string;
@@ -107,14 +113,16 @@ export function tunnelUpgrade(t: TunnelSpec): void {
     return;
   }
   const u = new URL(t.endpoint);
-  const upReq = http.request({
+  const secure = u.protocol === 'https:';
+  const reqOpts = {
     host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port || 80,
+    port: u.port || (secure ? 443 : 80),
     method: t.req.method,
     path: t.path,
     headers: t.headers,
-    agent: false,
-  });
+    agent: false as const,
+  };
+  const upReq = secure ? https.request({ ...reqOpts, ...t.tls }) : http.request(reqOpts);
   const timer = setTimeout(() => {
     fail('UPSTREAM_TIMEOUT', `${t.describe} did not answer the upgrade within ${t.handshakeTimeoutMs} ms`);
     upReq.destroy();
@@ -137,7 +145,11 @@ export function tunnelUpgrade(t: TunnelSpec): void {
   });
   upReq.on('error', (err) => {
     if (answered) socket.destroy(); // a declined upgrade whose response body broke off
-    else fail(t.unreachable, `${t.describe} failed during the upgrade: ${err.message}`);
+    else {
+      const why = secure ? describeTlsError(err) : null;
+      if (why) fail('UPSTREAM_TLS_ERROR', `${t.describe} failed TLS: ${why}`);
+      else fail(t.unreachable, `${t.describe} failed during the upgrade: ${err.message}`);
+    }
   });
   upReq.on('upgrade', (upRes, up, upHead) => {
     up.on('error', () => up.destroy());
@@ -218,6 +230,8 @@ export interface OutboundUpgradeOptions extends Common {
   runtimes: RuntimeTable;
   serviceName: string | null;
   meshSecret?: string | null;
+  /** This sidecar's mesh TLS material (current after rotation), for https:// sidecar instances. */
+  meshTls?: () => TlsMaterial | null;
   random?: () => number;
   /** Edge listener: targets come from ingress rules, callers are 'outside', per-source limits per client IP. */
   edge?: boolean;
@@ -358,8 +372,15 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
     if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
-    if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) headers['x-mesher-token'] = o.meshSecret;
+    const sidecar = inst.registeredBy.startsWith('sidecar:');
+    if (o.meshSecret && sidecar) headers['x-mesher-token'] = o.meshSecret;
     else delete headers['x-mesher-token'];
+    let tls: ConnectionOptions | undefined;
+    if (sidecar && inst.endpoint.startsWith('https:')) {
+      const m = o.meshTls?.() ?? null;
+      if (!m?.ca) return rec.fail('UPSTREAM_TLS_ERROR', `no mesh CA (--tls-ca) to verify the certificate of '${entry.name}'`);
+      tls = meshClientTls(entry.name, m);
+    }
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
 
     tunnelUpgrade({
@@ -367,6 +388,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
       socket,
       head,
       endpoint: inst.endpoint,
+      tls,
       path: target.path,
       headers,
       via: o.via,
@@ -388,9 +410,8 @@ export function createInboundUpgradeHandler(o: InboundUpgradeOptions): UpgradeHa
     rec.destination = o.serviceName;
     if (rec.refused(o.guard)) return;
     if (!rec.path.startsWith('/')) return rec.fail('BAD_REQUEST', 'the inbound listener takes origin-form requests (GET /path), not proxy requests');
-    const trusted = isTrustedMesher(req, o.meshSecret);
-    const claimed = req.headers['x-mesher-source'];
-    rec.source = trusted && typeof claimed === 'string' && claimed ? claimed : 'unknown';
+    const { trusted, source } = inboundCaller(req, o.meshSecret);
+    rec.source = source;
     const rt = o.runtimes.get(o.serviceName);
     const t = now();
     if (rt?.limiter) {

@@ -58,7 +58,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       admin: fmt(running.admin),
       inbound: fmt(running.inbound),
       edge: fmt(running.edge),
-      dashboard: `http://${fmt(running.admin)}/`,
+      dashboard: `${cfg.adminTlsCert ? 'https' : 'http'}://${fmt(running.admin)}/`,
       dataDir: cfg.dataDir,
       service: cfg.serviceName,
     }) + '\n',

@@ -60,6 +60,12 @@ export interface MesherConfig {
   maxConnections: number;
   overloadEventLoopDelayMs: number;
   overloadHeapPercent: number;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  tlsCa: string | null;
+  inboundTls: 'off' | 'tls' | 'mtls';
+  adminTlsCert: string | null;
+  adminTlsKey: string | null;
 }
 
 export const OPTIONS: readonly OptionDef[] = [
@@ -108,4 +114,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'maxConnections', flag: '--max-connections', env: ['MESHER_MAX_CONNECTIONS'], type: 'int', default: 10_000, help: 'open connections per proxy listener; more are refused and counted; 0 = no limit' },
   { key: 'overloadEventLoopDelayMs', flag: '--overload-event-loop-delay', env: ['MESHER_OVERLOAD_EVENT_LOOP_DELAY'], type: 'duration', default: 0, help: 'shed requests (503 OVERLOADED) while the event loop runs this late, e.g. 500ms; 0 = off' },
   { key: 'overloadHeapPercent', flag: '--overload-heap-percent', env: ['MESHER_OVERLOAD_HEAP_PERCENT'], type: 'int', default: 95, help: 'shed requests (503 OVERLOADED) while the V8 heap is this full (percent of its limit); 0 = off' },
+  { key: 'tlsCert', flag: '--tls-cert', env: ['MESHER_TLS_CERT'], type: 'path', default: null, help: "this sidecar's mesh certificate (PEM; DNS SAN = --service-name), served by a TLS inbound listener and presented to TLS instances; reloaded when it changes" },
+  { key: 'tlsKey', flag: '--tls-key', env: ['MESHER_TLS_KEY'], type: 'path', default: null, help: 'private key of --tls-cert (PEM)' },
+  { key: 'tlsCa', flag: '--tls-ca', env: ['MESHER_TLS_CA'], type: 'path', default: null, help: 'mesh CA bundle (PEM): verifies https:// sidecar instances and, with --inbound-tls mtls, client certificates' },
+  { key: 'inboundTls', flag: '--inbound-tls', env: ['MESHER_INBOUND_TLS'], type: 'enum', default: 'off', choices: ['off', 'tls', 'mtls'], help: 'inbound listener over TLS (registers an https:// endpoint); mtls also requires a client certificate from --tls-ca' },
+  { key: 'adminTlsCert', flag: '--admin-tls-cert', env: ['MESHER_ADMIN_TLS_CERT'], type: 'path', default: null, help: 'serve the admin API, health and dashboard over HTTPS with this certificate (PEM); reloaded when it changes' },
+  { key: 'adminTlsKey', flag: '--admin-tls-key', env: ['MESHER_ADMIN_TLS_KEY'], type: 'path', default: null, help: 'private key of --admin-tls-cert (PEM)' },
 ];

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { loadTlsMaterial, type TlsLabels } from '@mesher/proxy-core';
 import { OPTIONS, type MesherConfig, type OptionDef } from './config.schema';
 
 export class ConfigError extends Error {
@@ -220,7 +221,31 @@ function validate(cfg: MesherConfig): MesherConfig {
   if (cfg.inboundTimeoutMs > 0 && cfg.inboundTimeoutMs < 100) throw new ConfigError('invalid --inbound-timeout: must be 0 (none) or at least 100ms');
   if (cfg.overloadHeapPercent > 100) throw new ConfigError('invalid --overload-heap-percent: must be 0 (off) to 100');
   if (cfg.registry === 'etcd' && cfg.etcdEndpoints.length === 0) throw new ConfigError('invalid --etcd-endpoints: --registry etcd needs at least one endpoint');
+  validateTls(cfg);
   return cfg;
+}
+
+export const MESH_TLS_LABELS: TlsLabels = { cert: '--tls-cert', key: '--tls-key', ca: '--tls-ca' };
+/** The admin API takes no CA (it asks for no client certificates): its `ca` label is never shown. */
+export const ADMIN_TLS_LABELS: TlsLabels = { cert: '--admin-tls-cert', key: '--admin-tls-key', ca: '(none)' };
+
+/** Combinations first, then the files themselves (readable, PEM, key of the certificate). */
+function validateTls(cfg: MesherConfig): void {
+  if (cfg.tlsCert !== null && cfg.tlsKey === null) throw new ConfigError('invalid --tls-cert: needs --tls-key (its private key)');
+  if (cfg.tlsKey !== null && cfg.tlsCert === null) throw new ConfigError('invalid --tls-key: needs --tls-cert (the certificate it belongs to)');
+  if (cfg.inboundTls !== 'off') {
+    if (cfg.appPort === null) throw new ConfigError(`invalid --inbound-tls: '${cfg.inboundTls}' needs an inbound listener (--app-port)`);
+    if (cfg.tlsCert === null) throw new ConfigError(`invalid --inbound-tls: '${cfg.inboundTls}' needs --tls-cert and --tls-key`);
+    if (cfg.inboundTls === 'mtls' && cfg.tlsCa === null) throw new ConfigError("invalid --inbound-tls: 'mtls' needs --tls-ca to verify client certificates");
+  }
+  if (cfg.adminTlsCert !== null && cfg.adminTlsKey === null) throw new ConfigError('invalid --admin-tls-cert: needs --admin-tls-key (its private key)');
+  if (cfg.adminTlsKey !== null && cfg.adminTlsCert === null) throw new ConfigError('invalid --admin-tls-key: needs --admin-tls-cert (the certificate it belongs to)');
+  try {
+    loadTlsMaterial({ cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa }, MESH_TLS_LABELS);
+    loadTlsMaterial({ cert: cfg.adminTlsCert, key: cfg.adminTlsKey, ca: null }, ADMIN_TLS_LABELS);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
 }
 
 export function helpText(): string {

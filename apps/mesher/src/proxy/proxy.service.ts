@@ -1,22 +1,31 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import {
+  ActiveHealthChecker,
   createConnectHandler,
+  createHttpProber,
   createInboundHandler,
   EgressTable,
   createInboundUpgradeHandler,
   createOutboundHandler,
   createOutboundUpgradeHandler,
+  dnsNames,
   ExplainLog,
   HttpProxyTransport,
+  loadTlsMaterial,
   ProxyServer,
   RuntimeTable,
+  TlsFileWatcher,
+  type ListenerTls,
+  type TlsFiles,
+  type TlsMaterial,
   type OverloadGuard,
   type RequestGuard,
   type RequestObserver,
 } from '@mesher/proxy-core';
 import { SnapshotHolder } from '@mesher/registry';
 import type { MesherConfig } from '../config/config.schema';
+import { MESH_TLS_LABELS } from '../config/load-config';
 import { MESHER_CONFIG } from '../tokens';
 import { ObservabilityService } from '../observability/observability.service';
 import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard } from './data-plane-limits';
@@ -25,7 +34,7 @@ import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard 
 @Injectable()
 export class ProxyService {
   private readonly log = new Logger('proxy');
-  readonly runtimes = new RuntimeTable();
+  readonly runtimes: RuntimeTable;
   readonly explanations = new ExplainLog();
   readonly transport: HttpProxyTransport;
   /** Load shedding on event-loop delay and heap use, shared by both listeners. */
@@ -36,6 +45,10 @@ export class ProxyService {
   inbound: ProxyServer | null = null;
   edge: ProxyServer | null = null;
   private readonly egress = new EgressTable();
+  /** --tls-cert, --tls-key, --tls-ca, and their material as read at start-up (the transport holds the current one). */
+  private readonly meshFiles: TlsFiles;
+  private readonly meshTls: TlsMaterial | null;
+  private tlsWatcher: TlsFileWatcher | null = null;
 
   constructor(
     @Inject(MESHER_CONFIG) private readonly cfg: MesherConfig,
@@ -43,7 +56,12 @@ export class ProxyService {
     private readonly obs: ObservabilityService,
   ) {
     this.nodeId = `mesher-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs });
+    this.meshFiles = { cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa };
+    // Checked by loadConfig already; read again here so the service owns the material it watches.
+    this.meshTls = cfg.tlsCert || cfg.tlsCa ? loadTlsMaterial(this.meshFiles, MESH_TLS_LABELS) : null;
+    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
+    // Active health checks reach https:// sidecar instances with the same (current) mesh TLS as requests.
+    this.runtimes = new RuntimeTable(new ActiveHealthChecker(createHttpProber(() => this.transport.meshTlsMaterial)));
     this.overload = overloadGuard(cfg);
     this.guard = requestGuard(cfg, this.overload);
     registerDataPlaneMetrics(obs.metrics.registry, () => [['outbound', this.outbound], ['inbound', this.inbound], ['edge', this.edge]], this.overload);
@@ -62,6 +80,7 @@ export class ProxyService {
 
   async start(): Promise<{ outbound: AddressInfo; inbound: AddressInfo | null; edge: AddressInfo | null }> {
     this.overload.start();
+    this.watchMeshTls();
     const limits = listenerOptions(this.cfg);
     this.outbound = new ProxyServer(
       'outbound',
@@ -88,6 +107,7 @@ export class ProxyService {
           observer: this.observer,
           guard: this.guard,
           connectTimeoutMs: this.cfg.connectTimeoutMs,
+          meshTls: () => this.transport.meshTlsMaterial,
         }),
       },
     );
@@ -153,11 +173,39 @@ export class ProxyService {
             guard: this.guard,
             connectTimeoutMs: this.cfg.connectTimeoutMs,
           }),
+          tls: this.inboundTls(),
         },
       );
       inbound = await this.inbound.listen(this.cfg.inboundPort, this.cfg.inboundAddress);
     }
     return { outbound, inbound, edge };
+  }
+
+  private inboundTls(): ListenerTls | undefined {
+    const mode = this.cfg.inboundTls;
+    if (mode === 'off' || !this.meshTls) return undefined;
+    const names = this.meshTls.leaf?.subjectAltName ?? '';
+    if (this.cfg.serviceName && !dnsNames({ subjectaltname: names }).includes(this.cfg.serviceName)) {
+      this.log.warn(`--tls-cert does not name DNS:${this.cfg.serviceName} (it has: ${names || 'no SAN'}); consumers will refuse it`);
+    }
+    return { mode, material: this.meshTls };
+  }
+
+  /** Rotation of --tls-*: the inbound listener and the outbound transport take new material without a restart. */
+  private watchMeshTls(): void {
+    if (!this.meshTls) return;
+    this.tlsWatcher = new TlsFileWatcher(
+      this.meshFiles,
+      MESH_TLS_LABELS,
+      this.meshTls,
+      (m) => {
+        if (this.inbound && this.cfg.inboundTls !== 'off') this.inbound.setTlsMaterial(this.cfg.inboundTls, m);
+        this.transport.setMeshTls(m);
+        this.log.warn(`mesh TLS material reloaded (certificate serial ${m.leaf?.serialNumber ?? '-'})`);
+      },
+      (message) => this.log.error(`mesh TLS files changed but cannot be used, keeping the previous ones: ${message}`),
+    );
+    this.tlsWatcher.start();
   }
 
   private explainAllowed(addr: string | undefined): boolean {
@@ -172,6 +220,7 @@ export class ProxyService {
     this.transport.close();
     this.runtimes.close();
     this.overload.stop();
+    this.tlsWatcher?.stop();
     this.log.log('data plane stopped');
   }
 }

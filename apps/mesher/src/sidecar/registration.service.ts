@@ -29,7 +29,9 @@ export class RegistrationService {
 
   async start(inboundHost: string, inboundPort: number, initialStatus: InstanceStatus): Promise<void> {
     const host = this.cfg.advertiseAddress ?? (inboundHost === '0.0.0.0' || inboundHost === '::' ? '127.0.0.1' : inboundHost);
-    this.endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${inboundPort}`;
+    // A TLS inbound listener is registered as https://: consumers then call it with mesh TLS.
+    const scheme = this.cfg.inboundTls === 'off' ? 'http' : 'https';
+    this.endpoint = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${inboundPort}`;
     this.instanceId = `${this.cfg.serviceName}@${host}:${inboundPort}`;
     this.status = initialStatus;
     await this.register().catch((e: unknown) => {
