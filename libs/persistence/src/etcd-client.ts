@@ -10,7 +10,7 @@ export interface EtcdConnectionOptions {
   endpoints: string[];
   auth?: { username: string; password: string };
   /** PEM buffers; with https:// endpoints and no `ca`, the system roots are used. */
-  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** Deadline of each unary call, so a hung etcd cannot hang an admin request. */
   callTimeoutMs: number;
 }
@@ -52,7 +52,8 @@ export function createEtcdClient(o: EtcdConnectionOptions): Etcd3 {
   return new (etcd3().Etcd3)({
     hosts: o.endpoints,
     auth: o.auth,
-    credentials: o.tls ? { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert } : undefined,
+    // No `ca`: gRPC's createSsl falls back to the system roots (etcd3 types the root as required, it is not).
+    credentials: o.tls ? { rootCertificate: o.tls.ca as Buffer, privateKey: o.tls.key, certChain: o.tls.cert } : undefined,
     dialTimeout: o.callTimeoutMs,
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + o.callTimeoutMs }),
     faultHandling: faultHandling(o.endpoints.length + 1),
@@ -64,6 +65,26 @@ export function describeEtcdError(e: unknown): string {
   const msg = (e instanceof Error ? e.message : String(e)).replace(/\s*Resolution note:.*$/s, '').trim();
   const last = /Last error: (?:Error: )?(.+?)\.?$/s.exec(msg);
   return last ? last[1] : msg;
+}
+
+/** Why etcd and this Mesher will not talk, whoever retries: wrong login, missing permission, or a TLS mismatch. */
+export type EtcdRejectionReason = 'credentials' | 'permission' | 'server-certificate' | 'client-certificate';
+
+/** A refusal rather than an outage: waiting does not fix it, the configuration (of Mesher or etcd) must change. */
+export function rejectionOf(e: unknown): { reason: EtcdRejectionReason; message: string } | null {
+  if (!(e instanceof Error)) return null;
+  const m = e.message;
+  const etcdSays = () => m.replace(/^\d+ [A-Z_]+: /, '').replace(/^etcdserver: /, '');
+  if (/authentication failed|invalid user ID or password|user name is empty|authentication is not enabled/i.test(m)) {
+    return { reason: 'credentials', message: `etcd rejected the login: ${etcdSays()}` };
+  }
+  if (/PERMISSION_DENIED|permission denied/.test(m)) return { reason: 'permission', message: `etcd denied access to the registry keys: ${etcdSays()}` };
+  const alert = /alert ((?:bad|unknown|unsupported|revoked|expired) certificate|certificate (?:required|unknown|expired|revoked)|unknown ca|handshake failure|access denied)/i.exec(m);
+  if (alert) return { reason: 'client-certificate', message: `etcd refused the TLS handshake (${alert[1]}): it wants a client certificate signed by a CA it trusts` };
+  if (/unable to verify|self[- ]signed|certificate has expired|not yet valid|Hostname\/IP does not match|does not match certificate|unable to get (?:local )?issuer|wrong version number|packet length too long/i.test(m)) {
+    return { reason: 'server-certificate', message: `etcd's TLS certificate cannot be trusted: ${describeEtcdError(e)}` };
+  }
+  return null;
 }
 
 /** True when the failure says etcd could not be reached (as opposed to etcd refusing the request). */
@@ -81,5 +102,7 @@ export function toAdminError(e: unknown): AdminError {
     return new AdminError('INVALID', `the change touches more keys than etcd allows in one transaction (raise etcd's --max-txn-ops): ${msg}`);
   }
   if (/request is too large/i.test(msg)) return new AdminError('INVALID', `the change is larger than etcd accepts in one request: ${msg}`);
+  const refused = rejectionOf(e);
+  if (refused) return new AdminError('UNAVAILABLE', `etcd refuses this Mesher: ${refused.message}`);
   return new AdminError('UNAVAILABLE', isUnreachable(e) ? `etcd is unreachable: ${msg}` : `etcd failed the request: ${msg}`);
 }
