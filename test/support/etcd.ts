@@ -173,10 +173,20 @@ export interface EtcdCluster {
   dispose(): Promise<void>;
 }
 
-/** An etcd client for test set-up (the etcd3 library Mesher uses too). */
-export function etcdClient(endpoints: string | string[], auth?: { username: string; password: string }): Etcd3 {
+/** An etcd client for test set-up and checks (the etcd3 library Mesher uses too); `tls` names PEM files. */
+export function etcdClient(
+  endpoints: string | string[],
+  opts: { auth?: { username: string; password: string }; tls?: { ca: string; cert?: string; key?: string } } = {},
+): Etcd3 {
   const { Etcd3: Client } = require('etcd3') as typeof import('etcd3');
-  return new Client({ hosts: endpoints, auth, defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }) });
+  const read = (f?: string) => (f ? fs.readFileSync(f) : undefined);
+  const tls = opts.tls;
+  return new Client({
+    hosts: endpoints,
+    auth: opts.auth,
+    credentials: tls ? { rootCertificate: read(tls.ca)!, certChain: read(tls.cert), privateKey: read(tls.key) } : undefined,
+    defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + 3000 }),
+  });
 }
 
 /** A plain `size`-member cluster on loopback, every member started at once (none is healthy before a quorum is). */
@@ -229,11 +239,16 @@ export async function startEtcdCluster(size = 3, opts: { timeoutMs?: number } = 
 }
 
 /**
- * Turns authentication on in a plain etcd: a `root` user (etcd requires one) and `user`, who may read and
+ * Turns authentication on: a `root` user (etcd requires one) and `user`, who may read and
  * write keys under `prefix` only. Afterwards every client needs a user name and password.
  */
-export async function enableAuth(endpoint: string, rootPassword: string, user: { name: string; password: string; prefix: string }): Promise<void> {
-  const c = etcdClient(endpoint);
+export async function enableAuth(
+  endpoint: string,
+  rootPassword: string,
+  user: { name: string; password: string; prefix: string },
+  tls?: { ca: string; cert?: string; key?: string },
+): Promise<void> {
+  const c = etcdClient(endpoint, { tls });
   try {
     await c.role('root').create();
     await c.user('root').create(rootPassword);
