@@ -14,6 +14,8 @@ export interface EtcdServer {
   dataDir: string;
   /** True while the process runs. */
   running(): boolean;
+  /** Open client watch streams on this member (its metrics), e.g. to see which member a Mesher watches through. */
+  watchStreams(): Promise<number>;
   /** Stops the process (SIGKILL: an outage, not a goodbye) and waits for it to exit. */
   kill(): Promise<void>;
   /** Starts it again on the same ports and data dir, and waits until it answers. */
@@ -135,6 +137,10 @@ function member(spec: MemberSpec, initialCluster: string, opts: EtcdStartOptions
     endpoint,
     dataDir,
     running: () => proc !== null && proc.exitCode === null && proc.signalCode === null,
+    async watchStreams() {
+      const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+      return Number(/^etcd_debugging_mvcc_watch_stream_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    },
     kill,
     async restart() {
       spawnOnly();
@@ -169,6 +175,8 @@ export interface EtcdCluster {
   endpoints: string[];
   /** The member the running members agree is the leader (maintenance status), waiting for an election if need be. */
   leader(timeoutMs?: number): Promise<EtcdServer>;
+  /** Hands leadership to `target` (etcd's move-leader) and waits until the members agree. */
+  makeLeader(target: EtcdServer, timeoutMs?: number): Promise<void>;
   /** Stops every member and removes their data dirs. */
   dispose(): Promise<void>;
 }
@@ -205,9 +213,33 @@ export async function startEtcdCluster(size = 3, opts: { timeoutMs?: number } = 
     await dispose();
     throw e;
   }
-  return {
+  const status = async (m: EtcdServer) => {
+    const c = etcdClient(m.endpoint);
+    try {
+      return await c.maintenance.status();
+    } finally {
+      c.close();
+    }
+  };
+  const cluster: EtcdCluster = {
     members,
     endpoints: members.map((m) => m.endpoint),
+    async makeLeader(target, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      const targetID = (await status(target)).header.member_id;
+      while ((await cluster.leader(Math.max(1, deadline - Date.now()))) !== target) {
+        if (Date.now() > deadline) throw new Error(`${target.name} did not become leader within ${timeoutMs} ms`);
+        const lead = await cluster.leader(Math.max(1, deadline - Date.now()));
+        const c = etcdClient(lead.endpoint);
+        try {
+          await c.maintenance.moveLeader({ targetID });
+        } catch {
+          // the leader changed meanwhile: ask again
+        } finally {
+          c.close();
+        }
+      }
+    },
     async leader(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -216,14 +248,11 @@ export async function startEtcdCluster(size = 3, opts: { timeoutMs?: number } = 
           members
             .filter((m) => m.running())
             .map(async (m) => {
-              const c = etcdClient(m.endpoint);
               try {
-                const st = await c.maintenance.status();
+                const st = await status(m);
                 return { m, self: st.header.member_id, leader: st.leader };
               } catch {
                 return null;
-              } finally {
-                c.close();
               }
             }),
         );
@@ -236,6 +265,7 @@ export async function startEtcdCluster(size = 3, opts: { timeoutMs?: number } = 
     },
     dispose,
   };
+  return cluster;
 }
 
 /**

@@ -19,13 +19,39 @@ type FaultHandling = NonNullable<IOptions['faultHandling']>;
 const noEvent = () => ({ dispose: () => undefined });
 const ctx = () => ({ signal: new AbortController().signal });
 
+/** How long a member that failed to answer is passed over while another one may answer. */
+const MEMBER_DOWN_MS = 2000;
+
 /**
  * Fault handling of our own instead of the client's defaults: those open a per-host circuit for 5 s and
  * back watch reconnects off up to 30 s, which would delay noticing that etcd is back. Here a call tries each
  * endpoint once more after a short pause; reconnecting (and re-watching) is the store's job.
+ *
+ * A member that just failed to answer (stopped, unreachable) is passed over for a moment as long as another one
+ * is not known to be down: the client picks a member at random per call, and streams (watch, lease keep-alive)
+ * are not retried by the client, so without this a third of them would keep going to a stopped member.
  */
-function faultHandling(attempts: number): FaultHandling {
-  const passThrough = { execute: async <T>(fn: (c: unknown) => PromiseLike<T> | T) => fn(ctx()), onSuccess: noEvent, onFailure: noEvent };
+function faultHandling(endpoints: readonly string[]): FaultHandling {
+  const downUntil = new Map<string, number>();
+  const isDown = (h: string, now: number) => (downUntil.get(h) ?? 0) > now;
+  const member = (host: string) => ({
+    async execute<T>(fn: (c: unknown) => PromiseLike<T> | T): Promise<T> {
+      const now = Date.now();
+      if (isDown(host, now) && endpoints.some((h) => h !== host && !isDown(h, now))) {
+        // Not called through: the client moves on to the next member (recoverable, so a retry may come back here).
+        throw Object.assign(new Error(`etcd member ${host} did not answer a moment ago: No connection established`), { [etcd3().RecoverableError]: true });
+      }
+      try {
+        return await fn(ctx());
+      } catch (e) {
+        if (e instanceof etcd3().GRPCUnavailableError) downUntil.set(host, Date.now() + MEMBER_DOWN_MS);
+        throw e;
+      }
+    },
+    onSuccess: noEvent,
+    onFailure: noEvent,
+  });
+  const attempts = endpoints.length + 1;
   const retry = {
     async execute<T>(fn: (c: unknown) => PromiseLike<T> | T): Promise<T> {
       for (let i = 1; ; i++) {
@@ -42,7 +68,7 @@ function faultHandling(attempts: number): FaultHandling {
   };
   const backoff = { duration: 500, next: () => backoff };
   return {
-    host: () => passThrough as unknown as ReturnType<NonNullable<FaultHandling['host']>>,
+    host: (h: string) => member(h) as unknown as ReturnType<NonNullable<FaultHandling['host']>>,
     global: retry as unknown as FaultHandling['global'],
     watchBackoff: backoff as unknown as FaultHandling['watchBackoff'],
   };
@@ -56,7 +82,7 @@ export function createEtcdClient(o: EtcdConnectionOptions): Etcd3 {
     credentials: o.tls ? { rootCertificate: o.tls.ca as Buffer, privateKey: o.tls.key, certChain: o.tls.cert } : undefined,
     dialTimeout: o.callTimeoutMs,
     defaultCallOptions: (c) => (c.isStream ? {} : { deadline: Date.now() + o.callTimeoutMs }),
-    faultHandling: faultHandling(o.endpoints.length + 1),
+    faultHandling: faultHandling(o.endpoints),
   });
 }
 
@@ -85,6 +111,12 @@ export function rejectionOf(e: unknown): { reason: EtcdRejectionReason; message:
     return { reason: 'server-certificate', message: `etcd's TLS certificate cannot be trusted: ${describeEtcdError(e)}` };
   }
   return null;
+}
+
+/** A failure another member (or a moment later) may not have: the member did not answer or dropped the call. */
+export function isRecoverable(e: unknown): boolean {
+  // Stream errors arrive as gRPC's own errors: cast them the way the client casts unary ones.
+  return e instanceof Error && loaded !== null && loaded.isRecoverableError(loaded.castGrpcError(e));
 }
 
 /** True when the failure says etcd could not be reached (as opposed to etcd refusing the request). */

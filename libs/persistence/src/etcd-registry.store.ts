@@ -13,7 +13,7 @@ import {
   type ServiceRecord,
 } from '@mesher/contracts';
 import type { Etcd3, ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
-import { createEtcdClient, describeEtcdError, type EtcdRejectionReason, isUnreachable, rejectionOf, toAdminError } from './etcd-client';
+import { createEtcdClient, describeEtcdError, type EtcdRejectionReason, isRecoverable, isUnreachable, rejectionOf, toAdminError } from './etcd-client';
 import {
   Draft,
   type EdgeValue,
@@ -677,8 +677,21 @@ export class EtcdRegistryStore implements RegistryStore {
     }
   }
 
-  /** One keep-alive on a lease; false when etcd no longer knows it (it expired). */
+  /**
+   * One keep-alive on a lease; false when etcd no longer knows it (it expired). The client does not retry
+   * streams, so a member that does not answer (stopped, or the old leader) is retried here on another one.
+   */
   private async keepAlive(lease: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.keepAliveOnce(lease);
+      } catch (e) {
+        if (attempt > this.endpoints.length || !isRecoverable(e)) throw e;
+      }
+    }
+  }
+
+  private async keepAliveOnce(lease: string): Promise<boolean> {
     const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
     try {
       const res = await new Promise<{ TTL: string }>((resolve, reject) => {

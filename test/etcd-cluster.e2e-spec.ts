@@ -1,0 +1,121 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { etcdAvailable, etcdClient, startEtcdCluster, type EtcdCluster } from './support/etcd';
+import { api, viaProxy } from './support/http-client';
+import { loadAgent, proxyGet, sleep, tally, waitFor } from './support/load';
+import { register } from './support/mesh-admin';
+import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
+import { startUpstream, type Upstream } from './support/upstream';
+
+// Generous: on a loaded machine a Mesher can take well over the default 20 s to start.
+const START = { timeoutMs: 45_000 };
+const TTL_S = 3;
+
+describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd is not installed' }, () => {
+  let cluster: EtcdCluster;
+  let billingApp: Upstream;
+  let cartApp: Upstream;
+  let sidecar: MesherProcess | undefined;
+  let gateway: MesherProcess | undefined;
+  const dirs = [tempDir(), tempDir()];
+
+  before(async () => {
+    cluster = await startEtcdCluster(3);
+    [billingApp, cartApp] = await Promise.all([startUpstream('billing-app'), startUpstream('cart-app')]);
+    const etcdArgs = ['--registry', 'etcd', '--etcd-endpoints', cluster.endpoints.join(',')];
+    // allSettled: if one fails to start, the other is still stopped by `after`.
+    const [rs, rg] = await Promise.allSettled([
+      startMesher([...etcdArgs, '--service-name', 'billing', '--app-port', String(billingApp.port), '--inbound-port', '0', '--heartbeat-interval', '500ms', '--instance-ttl', `${TTL_S}s`], { dataDir: dirs[0], ...START }),
+      startMesher(etcdArgs, { dataDir: dirs[1], ...START }),
+    ]);
+    if (rs.status === 'fulfilled') sidecar = rs.value;
+    if (rg.status === 'fulfilled') gateway = rg.value;
+    for (const r of [rs, rg]) if (r.status === 'rejected') throw r.reason;
+  });
+  after(async () => {
+    await Promise.all([sidecar?.stop(), gateway?.stop()]);
+    await Promise.all([billingApp?.close(), cartApp?.close()]);
+    await cluster?.dispose();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  test('stopping the leader under load loses no request and no registration; writes work after the election', async () => {
+    const gw = gateway!;
+    const sc = sidecar!;
+    await waitFor('billing to be routable through the gateway', async () => (await viaProxy(gw.proxy, 'GET', 'http://billing/warm-up')).status === 200, 10_000);
+    // The hard case on purpose: the leader is the member a Mesher's watch stream is attached to.
+    const streams = await waitFor('both Meshers to watch', async () => {
+      const n = await Promise.all(cluster.members.map((m) => m.watchStreams()));
+      return n.reduce((a, b) => a + b, 0) >= 2 ? n : undefined;
+    }, 10_000);
+    const watched = cluster.members[streams.indexOf(Math.max(...streams))];
+    await cluster.makeLeader(watched);
+
+    // Steady, bounded load: 4 workers, each one request at a time with a short pause, until told to stop.
+    const agent = loadAgent(8);
+    const results: Array<{ status: number; upstream: string; at: number }> = [];
+    let running = true;
+    const worker = async (w: number) => {
+      for (let i = 0; running && i < 5000; i++) {
+        const r = await proxyGet(gw.proxy, `http://billing/pay/${w}/${i}`, agent).catch((e: Error) => ({ status: 0, headers: {} as Record<string, string>, body: e.message }));
+        results.push({ status: r.status, upstream: String(r.headers['x-upstream'] ?? r.body), at: Date.now() });
+        await sleep(10);
+      }
+    };
+    const load = Promise.all([0, 1, 2, 3].map(worker));
+    let tailFrom = 0;
+    try {
+      await sleep(1000);
+      const leader = await cluster.leader();
+      assert.equal(leader.name, watched.name, 'the leader is the watched member');
+      const killedAt = Date.now();
+      await leader.kill();
+      const next = await cluster.leader();
+      assert.notEqual(next.name, leader.name, 'a new leader was elected');
+      const electedAt = Date.now();
+      // Past the election and past the lease TTL counted from the kill: the lease must have been kept alive.
+      await sleep(Math.max(2000, killedAt + (TTL_S + 1) * 1000 - electedAt));
+      // From here on every heartbeat succeeds: the sidecar no longer tries the stopped member.
+      tailFrom = sc.output().length;
+      await sleep(2000);
+    } finally {
+      running = false;
+      await load;
+      agent.destroy();
+    }
+    const byOutcome = tally(results, (r) => `${r.status} ${r.upstream}`);
+    assert.ok(results.length >= 100, `the load ran (${results.length} requests)`);
+    assert.deepEqual(byOutcome, { [`200 billing-app`]: results.length }, 'every request succeeded');
+    assert.ok(tailFrom > 0);
+    assert.doesNotMatch(sc.output().slice(tailFrom), /heartbeat failed/, 'heartbeats succeed once a new leader is elected');
+
+    // The registration is still in etcd, on its lease, after more than the TTL: the keep-alives outlived the leader.
+    const c = etcdClient(cluster.members.filter((m) => m.running()).map((m) => m.endpoint));
+    try {
+      const kvs = (await c.getAll().prefix('/mesher/instances/billing/').exec()).kvs;
+      assert.equal(kvs.length, 1, 'the sidecar instance is registered');
+      assert.notEqual(String(kvs[0].lease), '0');
+      const lease = await c.leaseClient.leaseTimeToLive({ ID: kvs[0].lease, keys: false });
+      assert.equal(Number(lease.grantedTTL), TTL_S);
+      assert.ok(Number(lease.TTL) > 0, `the lease is alive (${lease.TTL} s left)`);
+    } finally {
+      c.close();
+    }
+    for (let i = 0; i < 10; i++) {
+      const r = await viaProxy(gw.proxy, 'GET', `http://billing/after-${i}`);
+      assert.equal(r.status, 200, r.body);
+    }
+
+    // After the election: the gateway is connected again, a write through it succeeds and reaches the sidecar's data plane.
+    await waitFor('the gateway to be connected', async () => (await api(gw.admin, 'GET', '/v1/registry')).json<{ connected: boolean }>().connected, 15_000);
+    await register(gw.admin, 'cart', cartApp, '1.0.0');
+    await waitFor('cart through the sidecar', async () => {
+      const r = await viaProxy(sc.proxy, 'GET', 'http://cart/items');
+      return r.status === 200 && r.headers['x-upstream'] === 'cart-app';
+    }, 5000);
+    for (const m of [gw, sc]) {
+      await waitFor(`${m.admin} to be ready`, async () => (await api(m.admin, 'GET', '/health/ready')).status === 200, 15_000);
+    }
+  });
+});
