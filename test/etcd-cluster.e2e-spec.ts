@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { etcdAvailable, etcdClient, startEtcdCluster, type EtcdCluster } from './support/etcd';
 import { api, viaProxy } from './support/http-client';
-import { loadAgent, proxyGet, sleep, tally, waitFor } from './support/load';
+import { sleep, tally, waitFor } from './support/load';
 import { register } from './support/mesh-admin';
 import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
+import { startSteadyLoad } from './support/steady-load';
 import { startUpstream, type Upstream } from './support/upstream';
 
 // Generous: on a loaded machine a Mesher can take well over the default 20 s to start.
@@ -52,18 +53,7 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
     const watched = cluster.members[streams.indexOf(Math.max(...streams))];
     await cluster.makeLeader(watched);
 
-    // Steady, bounded load: 4 workers, each one request at a time with a short pause, until told to stop.
-    const agent = loadAgent(8);
-    const results: Array<{ status: number; upstream: string; at: number }> = [];
-    let running = true;
-    const worker = async (w: number) => {
-      for (let i = 0; running && i < 5000; i++) {
-        const r = await proxyGet(gw.proxy, `http://billing/pay/${w}/${i}`, agent).catch((e: Error) => ({ status: 0, headers: {} as Record<string, string>, body: e.message }));
-        results.push({ status: r.status, upstream: String(r.headers['x-upstream'] ?? r.body), at: Date.now() });
-        await sleep(10);
-      }
-    };
-    const load = Promise.all([0, 1, 2, 3].map(worker));
+    const load = startSteadyLoad([[gw.proxy, 'http://billing/pay']]);
     let tailFrom = 0;
     try {
       await sleep(1000);
@@ -80,10 +70,9 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
       tailFrom = sc.output().length;
       await sleep(2000);
     } finally {
-      running = false;
-      await load;
-      agent.destroy();
+      await load.stop();
     }
+    const results = load.results;
     const byOutcome = tally(results, (r) => `${r.status} ${r.upstream}`);
     assert.ok(results.length >= 100, `the load ran (${results.length} requests)`);
     assert.deepEqual(byOutcome, { [`200 billing-app`]: results.length }, 'every request succeeded');
