@@ -112,7 +112,8 @@ describe('etcd with TLS and a login', { skip: etcdAvailable() ? false : 'etcd is
     const rootPassword = 'root-pw';
     const tlsFiles = () => ({ ca: ca.caFile });
     before(async () => {
-      etcd = await startEtcd({ tls: { cert: etcdCert.cert, key: etcdCert.key } });
+      // Login tokens expire after 1 s unused: the Meshers must log in again (and keep watching) as they go.
+      etcd = await startEtcd({ tls: { cert: etcdCert.cert, key: etcdCert.key }, args: ['--auth-token-ttl', '1'] });
       await enableAuth(etcd.endpoint, rootPassword, { name: 'mesher', password: PASSWORD, prefix: '/mesher/' }, tlsFiles());
     });
     after(async () => {
@@ -147,6 +148,10 @@ describe('etcd with TLS and a login', { skip: etcdAvailable() ? false : 'etcd is
       } finally {
         c.close();
       }
+      // Well past the token TTL: a write through the gateway still works, and reaches the sidecar through its watch.
+      await register(gateway.admin, 'ledger', cart, '1.0.0');
+      await waitFor('ledger through the sidecar', async () => (await viaProxy(sidecar.proxy, 'GET', 'http://ledger/x')).headers['x-upstream'] === 'cart-v1', 5000);
+      assert.equal((await api(gateway.admin, 'GET', '/health/ready')).status, 200);
     });
 
     test('a wrong password stops start-up with a message naming the login options, not showing the password', async () => {

@@ -36,6 +36,8 @@ export interface EtcdTls {
 export interface EtcdStartOptions {
   timeoutMs?: number;
   tls?: EtcdTls;
+  /** More etcd flags, e.g. ['--auth-token-ttl', '1']. */
+  args?: string[];
 }
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? 'etcd';
@@ -103,6 +105,7 @@ function member(spec: MemberSpec, initialCluster: string, opts: EtcdStartOptions
     '--log-level', 'error',
     ...(tls ? ['--cert-file', tls.cert, '--key-file', tls.key] : []),
     ...(tls?.clientCa ? ['--trusted-ca-file', tls.clientCa, '--client-cert-auth'] : []),
+    ...(opts.args ?? []),
   ];
   let proc: ChildProcess | null = null;
   let out = '';
