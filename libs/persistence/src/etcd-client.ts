@@ -31,7 +31,7 @@ const MEMBER_DOWN_MS = 2000;
  * is not known to be down: the client picks a member at random per call, and streams (watch, lease keep-alive)
  * are not retried by the client, so without this a third of them would keep going to a stopped member.
  */
-function faultHandling(endpoints: readonly string[]): FaultHandling {
+export function faultHandling(endpoints: readonly string[]): FaultHandling {
   const downUntil = new Map<string, number>();
   const isDown = (h: string, now: number) => (downUntil.get(h) ?? 0) > now;
   const member = (host: string) => ({
@@ -39,7 +39,7 @@ function faultHandling(endpoints: readonly string[]): FaultHandling {
       const now = Date.now();
       if (isDown(host, now) && endpoints.some((h) => h !== host && !isDown(h, now))) {
         // Not called through: the client moves on to the next member (recoverable, so a retry may come back here).
-        throw Object.assign(new Error(`etcd member ${host} did not answer a moment ago: No connection established`), { [etcd3().RecoverableError]: true });
+        throw new (etcd3().GRPCUnavailableError)(`etcd member ${host} did not answer a moment ago: No connection established`);
       }
       try {
         return await fn(ctx());
@@ -116,7 +116,7 @@ export function rejectionOf(e: unknown): { reason: EtcdRejectionReason; message:
 /** A failure another member (or a moment later) may not have: the member did not answer or dropped the call. */
 export function isRecoverable(e: unknown): boolean {
   // Stream errors arrive as gRPC's own errors: cast them the way the client casts unary ones.
-  return e instanceof Error && loaded !== null && loaded.isRecoverableError(loaded.castGrpcError(e));
+  return e instanceof Error && etcd3().isRecoverableError(etcd3().castGrpcError(e));
 }
 
 /** True when the failure says etcd could not be reached (as opposed to etcd refusing the request). */
