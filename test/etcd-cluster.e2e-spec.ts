@@ -65,7 +65,8 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
       assert.notEqual(next.name, leader.name, 'a new leader was elected');
       const electedAt = Date.now();
       // Past the election and past the lease TTL counted from the kill: the lease must have been kept alive.
-      await sleep(Math.max(2000, killedAt + (TTL_S + 1) * 1000 - electedAt));
+      // (3 s: the store retries a lost connection with a back-off of up to 2 s.)
+      await sleep(Math.max(3000, killedAt + (TTL_S + 1) * 1000 - electedAt));
       // From here on every heartbeat succeeds: the sidecar no longer tries the stopped member.
       tailFrom = sc.output().length;
       await sleep(2000);
