@@ -41,7 +41,7 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  test('stopping the leader under load loses no request and no registration; writes work after the election', async () => {
+  test('stopping the leader under load loses no request and no registration; writes work after the election', async (t) => {
     const gw = gateway!;
     const sc = sidecar!;
     await waitFor('billing to be routable through the gateway', async () => (await viaProxy(gw.proxy, 'GET', 'http://billing/warm-up')).status === 200, 10_000);
@@ -55,6 +55,7 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
 
     const load = startSteadyLoad([[gw.proxy, 'http://billing/pay']]);
     let tailFrom = 0;
+    let election = '';
     try {
       await sleep(1000);
       const leader = await cluster.leader();
@@ -64,6 +65,7 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
       const next = await cluster.leader();
       assert.notEqual(next.name, leader.name, 'a new leader was elected');
       const electedAt = Date.now();
+      election = `${leader.name} killed, ${next.name} leader ${electedAt - killedAt} ms later`;
       // Past the election and past the lease TTL counted from the kill: the lease must have been kept alive.
       // (3 s: the store retries a lost connection with a back-off of up to 2 s.)
       await sleep(Math.max(3000, killedAt + (TTL_S + 1) * 1000 - electedAt));
@@ -75,6 +77,7 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
     }
     const results = load.results;
     const byOutcome = tally(results, (r) => `${r.status} ${r.upstream}`);
+    t.diagnostic(`${election}; ${results.length} requests through the gateway: ${JSON.stringify(byOutcome)}`);
     assert.ok(results.length >= 100, `the load ran (${results.length} requests)`);
     assert.deepEqual(byOutcome, { [`200 billing-app`]: results.length }, 'every request succeeded');
     assert.ok(tailFrom > 0);
