@@ -52,6 +52,19 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
     }, 10_000);
     const watched = cluster.members[streams.indexOf(Math.max(...streams))];
     await cluster.makeLeader(watched);
+    const instanceKey = async () => {
+      const c = etcdClient(cluster.members.filter((m) => m.running()).map((m) => m.endpoint));
+      try {
+        const kvs = (await c.getAll().prefix('/mesher/instances/billing/').exec()).kvs;
+        assert.equal(kvs.length, 1, 'the sidecar instance is registered');
+        const lease = await c.leaseClient.leaseTimeToLive({ ID: kvs[0].lease, keys: false });
+        return { key: kvs[0].key.toString(), lease: String(kvs[0].lease), granted: Number(lease.grantedTTL), left: Number(lease.TTL) };
+      } finally {
+        c.close();
+      }
+    };
+    const before = await instanceKey();
+    assert.notEqual(before.lease, '0');
 
     const load = startSteadyLoad([[gw.proxy, 'http://billing/pay']]);
     let tailFrom = 0;
@@ -83,18 +96,11 @@ describe('a three-member etcd cluster', { skip: etcdAvailable() ? false : 'etcd 
     assert.ok(tailFrom > 0);
     assert.doesNotMatch(sc.output().slice(tailFrom), /heartbeat failed/, 'heartbeats succeed once a new leader is elected');
 
-    // The registration is still in etcd, on its lease, after more than the TTL: the keep-alives outlived the leader.
-    const c = etcdClient(cluster.members.filter((m) => m.running()).map((m) => m.endpoint));
-    try {
-      const kvs = (await c.getAll().prefix('/mesher/instances/billing/').exec()).kvs;
-      assert.equal(kvs.length, 1, 'the sidecar instance is registered');
-      assert.notEqual(String(kvs[0].lease), '0');
-      const lease = await c.leaseClient.leaseTimeToLive({ ID: kvs[0].lease, keys: false });
-      assert.equal(Number(lease.grantedTTL), TTL_S);
-      assert.ok(Number(lease.TTL) > 0, `the lease is alive (${lease.TTL} s left)`);
-    } finally {
-      c.close();
-    }
+    // The registration is still in etcd after more than the TTL, on the same lease: the keep-alives outlived the
+    // leader (no expiry and re-registration in between).
+    const afterKill = await instanceKey();
+    assert.deepEqual({ key: afterKill.key, lease: afterKill.lease, granted: afterKill.granted }, { key: before.key, lease: before.lease, granted: TTL_S });
+    assert.ok(afterKill.left > 0, `the lease is alive (${afterKill.left} s left)`);
     for (let i = 0; i < 10; i++) {
       const r = await viaProxy(gw.proxy, 'GET', `http://billing/after-${i}`);
       assert.equal(r.status, 200, r.body);
