@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { AdminError } from '@mesher/contracts';
 import { EtcdRegistryStore, openDataSource, type RegistryStore } from '@mesher/persistence';
-import { etcdAvailable, freePort, startEtcd, type EtcdServer } from './support/etcd';
+import { etcdAvailable, etcdClient, freePort, startEtcd, type EtcdServer } from './support/etcd';
 import { api, viaProxy } from './support/http-client';
 import { sleep, waitFor } from './support/load';
 import { createRule, register } from './support/mesh-admin';
 import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
+import { startSteadyLoad, type LoadResult } from './support/steady-load';
 import { startUpstream, type Upstream } from './support/upstream';
 
 /** Rejects with an AdminError of this code (and a message matching `msg`). */
@@ -206,9 +207,18 @@ describe('etcd registry', { skip: etcdAvailable() ? false : 'etcd is not install
     let v1: Upstream;
     let v2: Upstream;
     let app: Upstream;
-    /** A sidecar started while etcd is down. */
-    let late: MesherProcess | undefined;
+    /** A sidecar on a fixed inbound port: SIGKILLed and restarted during the outage. */
+    let pay: MesherProcess | undefined;
+    let payPort = 0;
+    const payDir = tempDir();
     const etcdArgs = () => ['--registry', 'etcd', '--etcd-endpoints', etcd.endpoint];
+    const payArgs = (...extra: string[]) => [...etcdArgs(), ...extra, '--service-name', 'payments', '--app-port', String(app.port), '--inbound-port', String(payPort), '--heartbeat-interval', '300ms', '--instance-ttl', '2s'];
+    /** Every request of a steady load answered 200 by `upstream`, and there were enough of them to mean something. */
+    const allServed = (results: LoadResult[], upstream: string, min: number) => {
+      assert.ok(results.length >= min, `the load ran (${results.length} requests)`);
+      const failed = results.filter((r) => r.status !== 200 || r.upstream !== upstream);
+      assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${results.length} requests failed`);
+    };
     // Generous: on a loaded machine a Mesher can take well over the default 20 s to start.
     const START = { timeoutMs: 45_000 };
     const get = (m: MesherProcess, url: string) => viaProxy(m.proxy, 'GET', url);
@@ -223,10 +233,9 @@ describe('etcd registry', { skip: etcdAvailable() ? false : 'etcd is not install
       for (const r of [ra, rb]) if (r.status === 'rejected') throw r.reason;
     });
     after(async () => {
-      await Promise.all([a?.stop(), b?.stop(), late?.stop()]);
+      await Promise.all([a?.stop(), b?.stop(), pay?.stop()]);
       await Promise.all([v1?.close(), v2?.close(), app?.close()]);
-      if (late) fs.rmSync(late.dataDir, { recursive: true, force: true });
-      for (const d of Object.values(dirs)) fs.rmSync(d, { recursive: true, force: true });
+      for (const d of [...Object.values(dirs), payDir]) fs.rmSync(d, { recursive: true, force: true });
     });
 
     /** Polls `m`'s proxy until `url` answers from `upstream`, for at most `ms`. */
@@ -282,7 +291,12 @@ describe('etcd registry', { skip: etcdAvailable() ? false : 'etcd is not install
       }
     });
 
-    test('etcd stopped: routing goes on from the last state, readiness says why, writes answer 503', async () => {
+    test('etcd stopped under steady load: no request fails, readiness says why, writes answer 503', async () => {
+      payPort = await freePort();
+      pay = await startMesher(payArgs(), { dataDir: payDir, ...START });
+      for (const m of [a, b]) await routedWithin(m, 'http://payments/before', 'billing-app', 5000);
+      const load = startSteadyLoad([[a.proxy, 'http://cart/load-a'], [b.proxy, 'http://cart/load-b']]);
+      await sleep(500);
       await etcd.kill();
       // Right away, before anything noticed: not one request to a known instance fails.
       for (let i = 0; i < 30; i++) {
@@ -307,21 +321,17 @@ describe('etcd registry', { skip: etcdAvailable() ? false : 'etcd is not install
       // Reads still answer from the last known state.
       assert.equal((await api(a.admin, 'GET', '/v1/services/cart')).status, 200);
       for (let i = 0; i < 10; i++) assert.equal((await get(a, `http://cart/still-${i}`)).status, 200);
+      allServed(await load.stop(), 'v2', 40);
     });
 
-    test('a Mesher restarted during the outage starts from its SQLite cache and routes; a sidecar starts too', async () => {
+    test('a Mesher restarted and a sidecar SIGKILLed and restarted during the outage start from their SQLite caches and route', async () => {
       await b.stop();
-      const [rb, rl] = await Promise.allSettled([
-        startMesher(etcdArgs(), { dataDir: dirs.b, ...START }),
-        // It cannot register now: it starts anyway and registers when etcd answers.
-        startMesher([...etcdArgs(), '--service-name', 'billing', '--app-port', String(app.port), '--inbound-port', '0', '--heartbeat-interval', '300ms', '--instance-ttl', '2s'], {
-          dataDir: tempDir(),
-          ...START,
-        }),
-      ]);
+      await pay!.stop('SIGKILL');
+      // Neither can reach etcd: they start anyway, the sidecar (now a new version) registers when etcd answers.
+      const [rb, rp] = await Promise.allSettled([startMesher(etcdArgs(), { dataDir: dirs.b, ...START }), startMesher(payArgs('--service-version', '1.1.0'), { dataDir: payDir, ...START })]);
       if (rb.status === 'fulfilled') b = rb.value;
-      if (rl.status === 'fulfilled') late = rl.value;
-      for (const r of [rb, rl]) if (r.status === 'rejected') throw r.reason;
+      if (rp.status === 'fulfilled') pay = rp.value;
+      for (const r of [rb, rp]) if (r.status === 'rejected') throw r.reason;
       const reg = await registryOf(b);
       assert.equal(reg.connected, false);
       assert.equal(reg.source, 'cache');
@@ -330,17 +340,39 @@ describe('etcd registry', { skip: etcdAvailable() ? false : 'etcd is not install
         assert.equal(r.status, 200, r.body);
         assert.equal(r.headers['x-upstream'], 'v2', 'the route rule came from the cache too');
       }
+      // The sidecar is back on its old address, which B knows from its cache; the sidecar routes from its own.
+      assert.equal((await get(b, 'http://payments/after-restart')).headers['x-upstream'], 'billing-app');
+      assert.equal((await registryOf(pay!)).source, 'cache');
+      assert.equal((await get(pay!, 'http://cart/from-the-sidecar')).headers['x-upstream'], 'v2');
     });
 
-    test('etcd back: the Meshers resync, the late sidecar registers, and a new write propagates', async () => {
+    test('etcd back under steady load: the Meshers resync, the restarted sidecar re-registers, a new write propagates', async () => {
+      const load = startSteadyLoad([[a.proxy, 'http://cart/back-a'], [b.proxy, 'http://cart/back-b']]);
       await etcd.restart();
-      await waitFor('both Meshers to reconnect', async () => (await registryOf(a)).connected && (await registryOf(b)).connected, 10_000);
+      const back = Date.now();
+      await waitFor('all three Meshers to reconnect', async () => (await registryOf(a)).connected && (await registryOf(b)).connected && (await registryOf(pay!)).connected, 10_000);
       assert.equal((await api(b.admin, 'GET', '/health/ready')).status, 200);
       assert.equal((await registryOf(b)).source, 'etcd');
       await register(b.admin, 'orders', v1, '1.0.0');
       await routedWithin(a, 'http://orders/list', 'v1', 1000);
       assert.equal((await get(b, 'http://cart/again')).headers['x-upstream'], 'v2');
-      await routedWithin(a, 'http://billing/late', 'billing-app', 5000);
+      await routedWithin(a, 'http://payments/back', 'billing-app', 5000);
+      // Past its 2 s TTL after etcd came back: the sidecar's instance is in etcd on a live lease, its heartbeats landing.
+      await sleep(3000);
+      const c = etcdClient(etcd.endpoint);
+      try {
+        const kvs = (await c.getAll().prefix('/mesher/instances/payments/').exec()).kvs;
+        assert.equal(kvs.length, 1);
+        const inst = JSON.parse(kvs[0].value.toString()) as { endpoint: string; version: string; registeredBy: string; lastHeartbeat: number };
+        assert.equal(inst.endpoint, `http://127.0.0.1:${payPort}`);
+        assert.equal(inst.version, '1.1.0', 'the restarted sidecar registered itself, not only kept the old registration alive');
+        assert.match(inst.registeredBy, /^sidecar:payments@/);
+        assert.ok(inst.lastHeartbeat > back, 'heartbeats reach etcd again');
+        assert.ok(Number((await c.leaseClient.leaseTimeToLive({ ID: kvs[0].lease, keys: false })).TTL) > 0, 'on a live lease');
+      } finally {
+        c.close();
+      }
+      allServed(await load.stop(), 'v2', 40);
     });
   });
 });

@@ -11,6 +11,7 @@ import { policiesPage } from './pages/policies.page';
 import { routesPage } from './pages/routes.page';
 import { servicesPage } from './pages/services.page';
 import { trafficPage } from './pages/traffic.page';
+import { registryBadge } from './registry-status';
 import { feed } from './traffic-feed';
 
 /** The shell: header with navigation and readiness, a hash router, and the 401 -> sign-in flow. */
@@ -31,6 +32,7 @@ const notFound: PageFactory = () => ({ title: 'Not found', el: h('div', { class:
 const navLinks = NAV.map(([path, label]) => h('a', { href: `#/${path}`, 'data-path': path }, label));
 const nav = h('nav', { 'aria-label': 'Main' }, navLinks);
 const ready = h('span', { class: 'ready', role: 'status' }, '…');
+const registry = registryBadge();
 const version = h('span', { class: 'version muted' });
 const signOut = h('button', { type: 'button', class: 'small link', hidden: true }, 'Sign out');
 const alertBar = h('div', { class: 'alert-bar', role: 'alert', hidden: true });
@@ -44,7 +46,7 @@ mount(
     { class: 'top' },
     h('a', { class: 'brand', href: '#/' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'Mesher'),
     nav,
-    h('div', { class: 'top-right' }, ready, version, signOut),
+    h('div', { class: 'top-right' }, registry.el, ready, version, signOut),
   ),
   alertBar,
   h('div', { id: 'flash', 'aria-live': 'polite' }),
@@ -109,6 +111,11 @@ every(10_000, async () => {
   const down = Object.entries(body.error ?? {}).map(([k, v]) => `${k}${v.message ? `: ${v.message}` : ''}`);
   alertBar.hidden = ok || down.length === 0;
   alertBar.textContent = down.length ? `Mesher is not ready — ${down.join('; ')}. Serving from the last known state where possible.` : '';
+});
+
+/** Which registry, and whether it is connected (needs the token, so not on the sign-in page). */
+every(5000, async () => {
+  if (!location.hash.startsWith('#/login')) await registry.refresh();
 });
 
 window.addEventListener('hashchange', route);

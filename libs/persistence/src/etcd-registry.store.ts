@@ -13,7 +13,7 @@ import {
   type ServiceRecord,
 } from '@mesher/contracts';
 import type { Etcd3, ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
-import { createEtcdClient, describeEtcdError, isUnreachable, toAdminError } from './etcd-client';
+import { createEtcdClient, describeEtcdError, type EtcdRejectionReason, isRecoverable, isUnreachable, rejectionOf, toAdminError } from './etcd-client';
 import {
   Draft,
   type EdgeValue,
@@ -44,7 +44,7 @@ export interface EtcdRegistryOptions {
   /** Key prefix of this mesh's registry (default `/mesher/`). */
   prefix?: string;
   auth?: { username: string; password: string };
-  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   /** The local SQLite file: a cache of the last known state, read at start when etcd cannot be reached. */
   cache?: DataSource;
   callTimeoutMs?: number;
@@ -71,7 +71,7 @@ const CACHE_DEBOUNCE_MS = 1000;
 const flatInstances = (c: MeshConfig): InstanceRecord[] =>
   c.services.flatMap((s) => s.instances.map((i) => ({ ...i, service: s.name, registeredBy: 'api', lastHeartbeat: 0 })));
 const policyList = (c: MeshConfig) => Object.entries(c.policies).map(([service, spec]) => ({ service, spec }));
-const message = describeEtcdError;
+const message = (e: unknown) => rejectionOf(e)?.message ?? describeEtcdError(e);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const staticOf = (i: InstanceRecord) => [i.id, i.endpoint, i.version, i.labels, i.weight, i.status, i.ttl];
@@ -87,6 +87,17 @@ function prefixEnd(p: string): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+/** etcd answered at start but refuses this Mesher (login, permission, TLS): a configuration error, not an outage. */
+export class EtcdRejectedError extends Error {
+  override name = 'EtcdRejectedError';
+  constructor(
+    readonly reason: EtcdRejectionReason,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Leases granted during one write: reused across its retries, revoked when the committed write did not use them. */
@@ -152,6 +163,8 @@ export class EtcdRegistryStore implements RegistryStore {
   private source: RegistryStatus['source'] = 'empty';
   private connected = false;
   private lastError: string | null = null;
+  /** The last failure was etcd refusing us (credentials, permission, TLS) rather than not answering. */
+  private rejected = false;
   private lastSyncAt: number | null = null;
   private watcher: Watcher | null = null;
   /** Bumped whenever the watch is replaced: events and errors of an older watcher are ignored. */
@@ -177,7 +190,10 @@ export class EtcdRegistryStore implements RegistryStore {
     this.client = createEtcdClient({ endpoints: o.endpoints, auth: o.auth, tls: o.tls, callTimeoutMs: this.callTimeoutMs });
   }
 
-  /** Starts from the SQLite cache, then syncs with etcd; an unreachable etcd does not stop the start. */
+  /**
+   * Starts from the SQLite cache, then syncs with etcd; an unreachable etcd does not stop the start (the cache
+   * serves), but one that refuses our login or TLS does: waiting would not fix that, and it is best seen at once.
+   */
   static async open(o: EtcdRegistryOptions): Promise<EtcdRegistryStore> {
     const s = new EtcdRegistryStore(o);
     await s.loadCache();
@@ -185,6 +201,11 @@ export class EtcdRegistryStore implements RegistryStore {
       await s.sync();
       s.log('info', `etcd registry at ${s.endpoints.join(', ')} (prefix ${s.prefix}): synced at revision ${s.etcdRevision}`);
     } catch (e) {
+      const refused = rejectionOf(e);
+      if (refused) {
+        await s.close();
+        throw new EtcdRejectedError(refused.reason, `etcd at ${s.endpoints.join(', ')} refuses this Mesher: ${refused.message}`);
+      }
       s.lost(e, 'start');
       s.log('warn', `etcd is unreachable at start (${message(e)}); serving ${s.source === 'cache' ? 'the local SQLite cache' : 'an empty registry'} until it answers`);
     }
@@ -253,7 +274,8 @@ export class EtcdRegistryStore implements RegistryStore {
         : this.source === 'cache'
           ? 'the local SQLite cache'
           : 'an empty registry';
-    return `etcd is unreachable (${this.endpoints.join(', ')}): ${this.lastError ?? 'not connected'}; routing continues from ${from}`;
+    const what = this.rejected ? 'etcd refuses this Mesher' : 'etcd is unreachable';
+    return `${what} (${this.endpoints.join(', ')}): ${this.lastError ?? 'not connected'}; routing continues from ${from}`;
   }
 
   private full(key: string): Buffer {
@@ -321,6 +343,7 @@ export class EtcdRegistryStore implements RegistryStore {
     if (!this.connected && this.lastError !== null) this.log('info', `etcd is reachable again: resynced at revision ${revision}`);
     this.connected = true;
     this.lastError = null;
+    this.rejected = false;
     this.lastSyncAt = this.clock();
     this.resyncDelay = RESYNC_MIN_MS;
   }
@@ -377,6 +400,7 @@ export class EtcdRegistryStore implements RegistryStore {
     if (this.connected) this.log('warn', `etcd connection lost (${where}): ${message(e)}; serving the last known state`);
     this.connected = false;
     this.lastError = message(e);
+    this.rejected = rejectionOf(e) !== null;
     this.generation++;
     this.dropWatcher();
     this.scheduleResync();
@@ -399,6 +423,7 @@ export class EtcdRegistryStore implements RegistryStore {
         if (this.closed) return;
         this.connected = false;
         this.lastError = message(e);
+        this.rejected = rejectionOf(e) !== null;
         this.resyncDelay = Math.min(this.resyncDelay * 2, RESYNC_MAX_MS);
         this.scheduleResync();
       });
@@ -468,7 +493,8 @@ export class EtcdRegistryStore implements RegistryStore {
   // --- writes ---
 
   private notConnected(): AdminError {
-    return new AdminError('UNAVAILABLE', `etcd is unreachable: ${this.lastError ?? 'not connected'}; the change was not applied`);
+    const what = this.rejected ? 'etcd refuses this Mesher' : 'etcd is unreachable';
+    return new AdminError('UNAVAILABLE', `${what}: ${this.lastError ?? 'not connected'}; the change was not applied`);
   }
 
   /**
@@ -529,7 +555,7 @@ export class EtcdRegistryStore implements RegistryStore {
       }
     } catch (e) {
       leases.abandon();
-      if (!(e instanceof AdminError) && isUnreachable(e)) this.lost(e, 'write');
+      if (!(e instanceof AdminError) && (isUnreachable(e) || rejectionOf(e))) this.lost(e, 'write');
       throw toAdminError(e);
     }
   }
@@ -646,13 +672,26 @@ export class EtcdRegistryStore implements RegistryStore {
         await sleep(Math.random() * 10 * attempt);
       }
     } catch (e) {
-      if (!(e instanceof AdminError) && isUnreachable(e)) this.lost(e, 'heartbeat');
+      if (!(e instanceof AdminError) && (isUnreachable(e) || rejectionOf(e))) this.lost(e, 'heartbeat');
       throw toAdminError(e);
     }
   }
 
-  /** One keep-alive on a lease; false when etcd no longer knows it (it expired). */
+  /**
+   * One keep-alive on a lease; false when etcd no longer knows it (it expired). The client does not retry
+   * streams, so a member that does not answer (stopped, or the old leader) is retried here on another one.
+   */
   private async keepAlive(lease: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.keepAliveOnce(lease);
+      } catch (e) {
+        if (attempt > this.endpoints.length || !isRecoverable(e)) throw e;
+      }
+    }
+  }
+
+  private async keepAliveOnce(lease: string): Promise<boolean> {
     const stream = await this.client.leaseClient.leaseKeepAlive({ deadline: Date.now() + this.callTimeoutMs });
     try {
       const res = await new Promise<{ TTL: string }>((resolve, reject) => {

@@ -265,7 +265,8 @@ export class SqliteRegistryStore implements RegistryStore {
     return this.write(actor, `update instance ${id} of ${service}`, async (m) => {
       const e = await this.requireInstance(m, service, id);
       const before = toInstance(e);
-      Object.assign(e, patch);
+      // Fields the patch leaves out arrive as undefined: they must not blank the answer (or the revision's diff).
+      Object.assign(e, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
       await m.save(InstanceEntity, e);
       const after = toInstance(e);
       return { result: after, diff: { updated: { before, after } } };

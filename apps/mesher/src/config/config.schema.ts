@@ -50,6 +50,12 @@ export interface MesherConfig {
   explain: 'off' | 'loopback' | 'always';
   registry: 'sqlite' | 'etcd';
   etcdEndpoints: string[];
+  etcdCa: string | null;
+  etcdCert: string | null;
+  etcdKey: string | null;
+  etcdUsername: string | null;
+  etcdPassword: string | null;
+  etcdPasswordFile: string | null;
   maxHeaderSize: number;
   maxHeaderCount: number;
   maxUrlLength: number;
@@ -104,6 +110,12 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'edgeAddress', flag: '--edge-address', env: ['MESHER_EDGE_ADDRESS'], type: 'host', default: '0.0.0.0', help: 'edge listener address (outside clients reach it)' },
   { key: 'registry', flag: '--registry', env: ['MESHER_REGISTRY'], type: 'enum', default: 'sqlite', choices: ['sqlite', 'etcd'], help: 'registry store' },
   { key: 'etcdEndpoints', flag: '--etcd-endpoints', env: ['MESHER_ETCD_ENDPOINTS'], type: 'url-list', default: [], help: 'etcd endpoints, comma-separated' },
+  { key: 'etcdCa', flag: '--etcd-ca', env: ['MESHER_ETCD_CA'], type: 'path', default: null, help: "CA certificate (PEM file) etcd's server certificate must be signed by (https:// endpoints; default: the system CAs)" },
+  { key: 'etcdCert', flag: '--etcd-cert', env: ['MESHER_ETCD_CERT'], type: 'path', default: null, help: 'client certificate (PEM file) for an etcd with --client-cert-auth; needs --etcd-key' },
+  { key: 'etcdKey', flag: '--etcd-key', env: ['MESHER_ETCD_KEY'], type: 'path', default: null, help: 'private key (PEM file) of --etcd-cert' },
+  { key: 'etcdUsername', flag: '--etcd-username', env: ['MESHER_ETCD_USERNAME'], type: 'string', default: null, help: 'etcd user (etcd with auth enabled); needs a password' },
+  { key: 'etcdPassword', flag: '--etcd-password', env: ['MESHER_ETCD_PASSWORD'], type: 'string', default: null, help: 'password of --etcd-username (a flag shows in the process list: prefer the env var or --etcd-password-file)', secret: true },
+  { key: 'etcdPasswordFile', flag: '--etcd-password-file', env: ['MESHER_ETCD_PASSWORD_FILE'], type: 'path', default: null, help: 'file holding the password of --etcd-username (e.g. a mounted secret; one trailing newline is ignored)' },
   { key: 'maxHeaderSize', flag: '--max-header-size', env: ['MESHER_MAX_HEADER_SIZE'], type: 'bytes', default: 32_768, help: 'largest request head (request line and headers) on the proxy listeners, e.g. 32k; 431 beyond' },
   { key: 'maxHeaderCount', flag: '--max-header-count', env: ['MESHER_MAX_HEADER_COUNT'], type: 'int', default: 100, help: 'most header fields in one request; 431 beyond' },
   { key: 'maxUrlLength', flag: '--max-url-length', env: ['MESHER_MAX_URL_LENGTH'], type: 'bytes', default: 8192, help: 'longest request target (URL); 414 beyond' },

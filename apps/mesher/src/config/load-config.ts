@@ -3,10 +3,10 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { loadTlsMaterial, type TlsLabels } from '@mesher/proxy-core';
 import { OPTIONS, type MesherConfig, type OptionDef } from './config.schema';
+import { ConfigError } from './config-error';
+import { etcdCredentials } from './etcd-credentials';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 type Raw = { value: unknown; from: string };
 
@@ -222,6 +222,7 @@ function validate(cfg: MesherConfig): MesherConfig {
   if (cfg.overloadHeapPercent > 100) throw new ConfigError('invalid --overload-heap-percent: must be 0 (off) to 100');
   if (cfg.registry === 'etcd' && cfg.etcdEndpoints.length === 0) throw new ConfigError('invalid --etcd-endpoints: --registry etcd needs at least one endpoint');
   validateTls(cfg);
+  etcdCredentials(cfg); // reads the TLS and password files now, so a bad one stops start-up naming its option
   return cfg;
 }
 

@@ -17,6 +17,8 @@ export class RegistrationService {
   private status: InstanceStatus = 'UP';
   instanceId: string | null = null;
   lastHeartbeatError: string | null = null;
+  /** False until a registration went through: heartbeats alone would keep an older registration (version, labels) alive. */
+  private registered = false;
 
   constructor(
     @Inject(MESHER_CONFIG) private readonly cfg: MesherConfig,
@@ -59,11 +61,20 @@ export class RegistrationService {
       },
       this.actor,
     );
+    this.registered = true;
     await this.registry.refresh();
   }
 
   private async beat(): Promise<void> {
     if (!this.instanceId) return;
+    if (!this.registered) {
+      // Started while the registry was unreachable: register (this process's version, labels, status) before beating.
+      await this.register().then(
+        () => (this.lastHeartbeatError = null),
+        (e: Error) => (this.lastHeartbeatError = e.message),
+      );
+      return;
+    }
     try {
       const inst = await this.registry.store.heartbeat(this.cfg.serviceName!, this.instanceId);
       if (inst.status !== this.status) await this.setStatus(this.status);
