@@ -6,18 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { api, splitHostPort } from './support/http-client';
 import { startMesher, type MesherProcess } from './support/mesher-process';
 import { attachWebSocketEcho, connectWebSocket, UpgradeRefused, type WsEchoServer } from './support/websocket';
+import { sleep, waitFor as waitUntil, type Condition } from './support/load';
 
 /** WebSocket upgrades through the edge listener (--mode edge), routed by ingress rules like its HTTP requests. */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const waitFor = <T>(what: string, fn: Condition<T>, ms = 10_000) => waitUntil(what, fn, ms);
 
 describe('edge listener: WebSocket upgrades by ingress rule', () => {
   let m: MesherProcess;

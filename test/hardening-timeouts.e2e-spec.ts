@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { api, request, splitHostPort } from './support/http-client';
 import { startMesher, type MesherProcess } from './support/mesher-process';
+import { sleep, waitFor as waitUntil, type Condition } from './support/load';
 
 /*
  * Request body idle timeout and request deadlines on all three listeners of one real Mesher (edge mode,
@@ -13,20 +14,11 @@ import { startMesher, type MesherProcess } from './support/mesher-process';
  * polls with a generous deadline.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
 const BODY_IDLE_MS = 1000;
 const INBOUND_DEADLINE_MS = 2500;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const waitFor = <T>(what: string, fn: Condition<T>, ms = 10_000) => waitUntil(what, fn, ms, 25);
 
 /** Upstream that counts how its requests end: every body it was sending or receiving, and every hang. */
 class Upstream {

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { api, request } from './support/http-client';
 import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { attachWebSocketEcho, connectWebSocket, UpgradeRefused, type WsEchoServer } from './support/websocket';
+import { sleep, waitFor as waitUntil, type Condition } from './support/load';
 
 /*
  * Hostile input, limits, faults and streaming against real Mesher processes over real sockets.
@@ -18,19 +19,10 @@ import { attachWebSocketEcho, connectWebSocket, UpgradeRefused, type WsEchoServe
  * listener). Sizes are the issue's: 1 GiB each way, 1,000 aborting clients, 5,000 concurrent connections.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
 const SECRET = 'hardening-secret';
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+const waitFor = <T>(what: string, fn: Condition<T>, ms = 8000) => waitUntil(what, fn, ms, 25);
 
 // ---------------------------------------------------------------------------------------------
 // A recording upstream with one behaviour per path, plus WebSocket echo on the same port.

@@ -5,18 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { api, request, viaProxy } from './support/http-client';
 import { runMesher, startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { startUpstream, type Upstream } from './support/upstream';
+import { sleep, waitFor as waitUntil, type Condition } from './support/load';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const waitFor = <T>(what: string, fn: Condition<T>, ms = 5000) => waitUntil(what, fn, ms, 50);
 
 type Inst = { id: string; endpoint: string; status: string; version: string; registeredBy: string };
 const instances = async (admin: string, svc: string) => (await api(admin, 'GET', `/v1/services/${svc}/instances`)).json<Inst[]>();

@@ -10,6 +10,7 @@ import { runMesher, startMesher, tempDir, type MesherProcess } from './support/m
 import { createTestCa, type CertFiles, type TestCa } from './support/tls-certs';
 import { startUpstream, type Upstream } from './support/upstream';
 import { attachWebSocketEcho, connectWebSocket, UpgradeRefused } from './support/websocket';
+import { waitFor as waitUntil, type Condition } from './support/load';
 
 /*
  * TLS and mTLS between Meshers, over real processes: `web` (consumer sidecar) calls `cart` (provider
@@ -17,17 +18,7 @@ import { attachWebSocketEcho, connectWebSocket, UpgradeRefused } from './support
  * is rotated to wrong identities). All certificates come from a throwaway CA; `other` is a CA nobody trusts.
  */
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, fn: Condition<T>, ms = 20_000) => waitUntil(what, fn, ms, 100);
 
 /** Copies a certificate and key to files a test may overwrite later (rotation). */
 function ownCopy(dir: string, name: string, c: CertFiles): CertFiles {

@@ -37,14 +37,17 @@ export function proxyGet(proxy: string, url: string, agent: http.Agent, headers:
   return request(proxy, 'GET', url, { agent, headers });
 }
 
+/** A condition to poll: a value (or a promise of one), falsy until it holds. */
+export type Condition<T> = () => T | undefined | false | null | Promise<T | undefined | false | null>;
+
 /** Polls until `fn` returns a truthy value, bounded in time. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(what: string, fn: Condition<T>, timeoutMs = 5000, everyMs = 50): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 
