@@ -1,6 +1,6 @@
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { EtcdRegistryOptions } from '@mesher/persistence';
+import { loadTlsMaterial, type TlsLabels } from '@mesher/proxy-core';
 import type { MesherConfig } from './config.schema';
 import { ConfigError } from './config-error';
 
@@ -15,31 +15,13 @@ const ETCD_SECURITY = [
   ['etcdPasswordFile', '--etcd-password-file'],
 ] as const;
 
+const ETCD_TLS_LABELS: TlsLabels = { cert: '--etcd-cert', key: '--etcd-key', ca: '--etcd-ca' };
+
 function readFile(flag: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (e) {
     throw new ConfigError(`invalid ${flag}: cannot read ${file}: ${(e as Error).message}`);
-  }
-}
-
-function certificate(flag: string, file: string): { pem: Buffer; x509: X509Certificate } {
-  const pem = readFile(flag, file);
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(pem);
-  } catch {
-    throw new ConfigError(`invalid ${flag}: ${file} is not a PEM certificate`);
-  }
-  return { pem, x509 };
-}
-
-function privateKey(flag: string, file: string): { pem: Buffer; key: KeyObject } {
-  const pem = readFile(flag, file);
-  try {
-    return { pem, key: createPrivateKey(pem) };
-  } catch {
-    throw new ConfigError(`invalid ${flag}: ${file} is not an unencrypted PEM private key`);
   }
 }
 
@@ -74,17 +56,18 @@ export function etcdCredentials(cfg: MesherConfig): EtcdCredentials {
 
   const out: EtcdCredentials = {};
   if (tlsFlag) {
-    const tls: NonNullable<EtcdCredentials['tls']> = {};
-    if (cfg.etcdCa !== null) tls.ca = certificate('--etcd-ca', cfg.etcdCa).pem;
-    if (cfg.etcdCert !== null && cfg.etcdKey !== null) {
-      const cert = certificate('--etcd-cert', cfg.etcdCert);
-      if (Date.parse(cert.x509.validTo) < Date.now()) throw new ConfigError(`invalid --etcd-cert: ${cfg.etcdCert} expired on ${cert.x509.validTo}`);
-      const key = privateKey('--etcd-key', cfg.etcdKey);
-      if (!cert.x509.checkPrivateKey(key.key)) throw new ConfigError(`invalid --etcd-key: ${cfg.etcdKey} is not the private key of --etcd-cert ${cfg.etcdCert}`);
-      tls.cert = cert.pem;
-      tls.key = key.pem;
+    // The same checks as the mesh's own certificates (readable, PEM, the key of the certificate), named by etcd's options.
+    let m;
+    try {
+      m = loadTlsMaterial({ cert: cfg.etcdCert, key: cfg.etcdKey, ca: cfg.etcdCa }, ETCD_TLS_LABELS);
+    } catch (e) {
+      throw new ConfigError((e as Error).message);
     }
-    out.tls = tls;
+    if (m.leaf && Date.parse(m.leaf.validTo) < Date.now()) throw new ConfigError(`invalid --etcd-cert: ${cfg.etcdCert} expired on ${m.leaf.validTo}`);
+    out.tls = {
+      ...(m.ca ? { ca: m.ca } : {}),
+      ...(m.cert && m.key ? { cert: m.cert, key: m.key } : {}),
+    };
   }
   const pw = password(cfg);
   if (cfg.etcdUsername === null && pw !== null) {
