@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
-import { continueTrace, traceHeaders } from '@mesher/observability';
+import { propagateTrace } from '@mesher/observability';
 import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
 import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome, type Balancer } from '@mesher/policies';
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
@@ -182,12 +182,9 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
-    else delete headers['x-forwarded-port'];
-    delete headers.forwarded;
     headers['x-request-id'] = ex.requestId;
     // This hop is a span of its own: same trace id, new span id, the caller's span as parent.
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { continueTrace, traceHeaders } from '@mesher/observability';
+import { propagateTrace } from '@mesher/observability';
 import type { MesherErrorCode } from '@mesher/contracts';
 import { decideRoute, type SnapshotHolder } from '@mesher/registry';
 import { writeRawError } from './client-error';
@@ -348,8 +348,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
     headers['x-request-id'] = rec.requestId;
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     if (o.serviceName) headers['x-mesher-source'] = o.serviceName;
     else delete headers['x-mesher-source'];
     if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) headers['x-mesher-token'] = o.meshSecret;
@@ -403,8 +402,7 @@ export function createInboundUpgradeHandler(o: InboundUpgradeOptions): UpgradeHa
     const peer = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = trusted && forwardedFor ? `${String(forwardedFor)}, ${peer}` : peer;
     headers['x-request-id'] = rec.requestId;
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     headers['x-mesher-source'] = rec.source;
     delete headers['x-mesher-token'];
     const via = req.headers.via;
