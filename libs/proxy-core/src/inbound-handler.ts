@@ -40,7 +40,7 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     ex.destination = o.serviceName;
     ex.path = req.url ?? '/';
-    res.once('close', () => {
+    res.on('close', () => {
       handle?.abort();
       ex.complete();
     });

@@ -77,7 +77,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     ex.source = o.edge ? 'outside' : (o.serviceName ?? 'unknown');
     let flight: Flight | null = null;
-    res.once('close', () => {
+    // 'close' fires once; on() spares the wrapper once() allocates per request.
+    res.on('close', () => {
       if (flight) endFlight(flight);
       ex.complete();
     });
@@ -270,7 +271,11 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     if (o.meshSecret && inst.registeredBy.startsWith('sidecar:')) ex.req.headers['x-mesher-token'] = o.meshSecret;
     else delete ex.req.headers['x-mesher-token'];
     rt.load.begin(inst.id);
-    const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
+    // A per-try limit no shorter than what is left of the request's is the request's own timer's job:
+    // one timer per request instead of two (0 = none here).
+    const perTryMs = f.policy.timeout?.perTryMs;
+    const left = f.deadline - t;
+    const perTry = perTryMs !== undefined && perTryMs < left ? perTryMs : f.overallTimer ? 0 : left;
     let settled = false;
     const settle = (ok: boolean, outcome = ok ? 'ok' : 'failed') => {
       if (settled) return;
