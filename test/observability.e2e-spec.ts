@@ -70,7 +70,22 @@ describe('observability over a real two-hop mesh', () => {
     assert.notEqual(pid, parent);
     assert.match(pid, /^[0-9a-f]{16}$/);
     assert.equal(flags, '01');
-    assert.equal(seen.b3, traceId, 'B3 headers carry the same trace');
+    assert.equal(seen.b3, null, 'a W3C caller gets no B3 headers added');
+  });
+
+  test('a B3 caller keeps its trace in B3 and in W3C through both hops', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const parent = '00f067aa0ba902b7';
+    const r = await viaProxy(consumer.proxy, 'GET', 'http://cart/trace-b3', {
+      headers: { 'x-b3-traceid': traceId, 'x-b3-spanid': parent, 'x-b3-sampled': '1' },
+    });
+    assert.equal(r.status, 200);
+    const seen = r.json<{ traceparent: string; b3: string }>();
+    assert.equal(seen.b3, traceId);
+    const [, tid, pid, flags] = seen.traceparent.split('-');
+    assert.equal(tid, traceId);
+    assert.notEqual(pid, parent);
+    assert.equal(flags, '01');
   });
 
   test('a request without trace headers gets a new trace and an x-request-id', async () => {

@@ -52,6 +52,12 @@ describe('walking skeleton: admin API + outbound proxy over real sockets', () =>
     assert.match(r.body, /^(a|b) GET \/hello$/);
   });
 
+  test('the path reaches the upstream exactly as the route match saw it (no re-parse turning \\ into /)', async () => {
+    const r = await viaProxy(m.proxy, 'GET', '/files\\a%5Cb?q=x\\y', { headers: { host: 'cart' } });
+    assert.equal(r.status, 200);
+    assert.match(r.body, /^(a|b) GET \/files\\a%5Cb\?q=x\\y$/);
+  });
+
   test('hop-by-hop headers, including those named in Connection, are not forwarded', async () => {
     const r = await viaProxy(m.proxy, 'GET', 'http://cart/hop', {
       headers: { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'proxy-connection': 'keep-alive', 'keep-alive': 'timeout=5', 'x-end-to-end': 'yes' },

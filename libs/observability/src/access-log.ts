@@ -1,5 +1,10 @@
 import { openSync } from 'node:fs';
-import { pino } from 'pino';
+import type { pino as Pino } from 'pino';
+
+type PinoModule = { pino: typeof Pino };
+let loaded: PinoModule | null = null;
+/** Loaded with the first enabled access log: a Mesher without one does not pay pino's ~5 MB of RSS. */
+const pinoModule = (): PinoModule => (loaded ??= require('pino') as PinoModule);
 
 /**
  * Access log: one JSON line per proxied request, written through pino to an asynchronous sonic-boom
@@ -65,6 +70,7 @@ const DISABLED: AccessLog = Object.freeze({
 export function createAccessLog(opts: AccessLogOptions): AccessLog {
   if (!opts.enabled) return DISABLED;
 
+  const { pino } = pinoModule();
   const level = opts.level ?? 'info';
   if (level !== 'silent' && !Object.hasOwn(pino.levels.values, level)) throw new Error(`access log: unknown level '${level}'`);
   // A path is opened here, synchronously, once at start-up: a bad path fails the boot with a clear

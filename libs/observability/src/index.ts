@@ -3,3 +3,4 @@ export * from './traffic-stats';
 export * from './trace-context';
 export * from './mesher-metrics';
 export * from './access-log';
+export * from './series-histogram';

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { SeriesHistogram, type HistogramSeries } from './series-histogram';
 
 /**
  * Prometheus metrics of one Mesher, on its own registry (never prom-client's global one, so two
@@ -61,11 +62,10 @@ interface Labelled<C> {
 
 type CounterChild = Counter.Internal;
 type GaugeChild = Gauge.Internal<string>;
-type HistogramChild = Histogram.Internal<string>;
 
 /** Cached children of one (direction, source, destination). */
 interface EdgeChildren {
-  duration: HistogramChild;
+  duration: HistogramSeries;
   /** Request counters by status class index, then by `route SEP code`; unused for the overflow edge. */
   requests: Array<Map<string, CounterChild> | undefined>;
   overflow: boolean;
@@ -75,7 +75,7 @@ export class MesherMetrics {
   readonly registry = new Registry();
 
   private readonly requestsTotal: Counter<string>;
-  private readonly requestDuration: Histogram<string>;
+  private readonly requestDuration: SeriesHistogram;
   private readonly retriesTotal: Counter<string>;
   private readonly rateLimitedTotal: Counter<string>;
   private readonly faultsTotal: Counter<string>;
@@ -119,13 +119,13 @@ export class MesherMetrics {
       labelNames: ['direction', 'source', 'destination', 'route', 'status_class', 'code'],
       registers,
     });
-    this.requestDuration = new Histogram({
-      name: 'mesher_request_duration_seconds',
-      help: 'Request duration through the proxy, all attempts included.',
-      labelNames: ['direction', 'source', 'destination'],
-      buckets: [...REQUEST_DURATION_BUCKETS],
+    // Observed on every request: series kept per edge, no label hashing per observation.
+    this.requestDuration = new SeriesHistogram(
+      'mesher_request_duration_seconds',
+      'Request duration through the proxy, all attempts included.',
+      REQUEST_DURATION_BUCKETS,
       registers,
-    });
+    );
     this.retriesTotal = new Counter({
       name: 'mesher_retries_total',
       help: 'Retry attempts sent to a destination.',
@@ -258,13 +258,13 @@ export class MesherMetrics {
     if (this.edgeSeries >= this.maxSeries) {
       let edge = this.overflowEdges.get(direction);
       if (edge === undefined) {
-        edge = { duration: this.requestDuration.labels(direction, OVF, OVF), requests: [], overflow: true };
+        edge = { duration: this.requestDuration.series({ direction, source: OVF, destination: OVF }), requests: [], overflow: true };
         this.overflowEdges.set(direction, edge);
       }
       return edge;
     }
     const edge: EdgeChildren = {
-      duration: this.requestDuration.labels(direction, clip(source), clip(destination)),
+      duration: this.requestDuration.series({ direction, source: clip(source), destination: clip(destination) }),
       requests: [],
       overflow: false,
     };

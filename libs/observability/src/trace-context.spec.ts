@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { continueTrace, newRequestId, traceHeaders, type RandomHex, type TraceContext } from './trace-context';
+import { continueTrace, newRequestId, propagateTrace, traceHeaders, usesB3, type RandomHex, type TraceContext } from './trace-context';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -143,7 +143,8 @@ describe('continueTrace', () => {
 describe('traceHeaders', () => {
   it('writes traceparent, tracestate and B3 multi for this hop', () => {
     const ctx = continueTrace({ traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'rojo=1' }, fakeRandom());
-    assert.deepEqual(traceHeaders(ctx), {
+    assert.deepEqual(traceHeaders(ctx, false), { traceparent: `00-${TRACE}-aaaaaaaaaaaaaaaa-01`, tracestate: 'rojo=1' });
+    assert.deepEqual(traceHeaders(ctx, true), {
       traceparent: `00-${TRACE}-aaaaaaaaaaaaaaaa-01`,
       tracestate: 'rojo=1',
       'x-b3-traceid': TRACE,
@@ -154,7 +155,7 @@ describe('traceHeaders', () => {
   });
 
   it('omits the parent of a root span and encodes "not sampled"', () => {
-    const headers = traceHeaders({ traceId: TRACE, spanId: PARENT, parentSpanId: null, sampled: false });
+    const headers = traceHeaders({ traceId: TRACE, spanId: PARENT, parentSpanId: null, sampled: false }, true);
     assert.deepEqual(headers, {
       traceparent: `00-${TRACE}-${PARENT}-00`,
       'x-b3-traceid': TRACE,
@@ -165,16 +166,68 @@ describe('traceHeaders', () => {
 
   it('round-trips B3 to W3C and back across two hops', () => {
     const hop1 = continueTrace({ b3: `a3ce929d0e0e4736-${PARENT}-1` }, fakeRandom());
-    const hop2 = continueTrace(traceHeaders(hop1), (n) => 'c'.repeat(n * 2));
+    const hop2 = continueTrace(traceHeaders(hop1, true), (n) => 'c'.repeat(n * 2));
     assert.equal(hop2.traceId, hop1.traceId);
     assert.equal(hop2.parentSpanId, hop1.spanId);
     assert.equal(hop2.spanId, 'c'.repeat(16));
     const viaB3Only = continueTrace(
-      Object.fromEntries(Object.entries(traceHeaders(hop1)).filter(([k]) => k.startsWith('x-b3-'))),
+      Object.fromEntries(Object.entries(traceHeaders(hop1, true)).filter(([k]) => k.startsWith('x-b3-'))),
       fakeRandom(),
     );
     assert.equal(viaB3Only.traceId, hop1.traceId);
     assert.equal(viaB3Only.parentSpanId, hop1.spanId);
+  });
+});
+
+describe('usesB3', () => {
+  it('is true for any B3 field, single or multi, and false for W3C alone or no trace', () => {
+    for (const h of [{ b3: '1' }, { 'x-b3-traceid': TRACE }, { 'x-b3-spanid': PARENT }, { 'x-b3-sampled': '0' }, { 'x-b3-flags': '1' }, { 'x-b3-parentspanid': PARENT }]) {
+      assert.equal(usesB3(h), true, JSON.stringify(h));
+    }
+    assert.equal(usesB3({ traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'rojo=1' }), false);
+    assert.equal(usesB3({ host: 'cart' }), false);
+  });
+});
+
+describe('propagateTrace', () => {
+  it('sends only W3C to continue a W3C caller', () => {
+    const incoming = { host: 'cart', traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'rojo=1' };
+    const out: Record<string, unknown> = { ...incoming };
+    const ctx = propagateTrace(incoming, out, fakeRandom());
+    assert.deepEqual(out, { host: 'cart', traceparent: `00-${TRACE}-aaaaaaaaaaaaaaaa-01`, tracestate: 'rojo=1' });
+    assert.equal(ctx.parentSpanId, PARENT);
+  });
+
+  it('starts a W3C-only trace for a caller without trace headers', () => {
+    const out: Record<string, unknown> = { host: 'cart' };
+    propagateTrace({ host: 'cart' }, out, fakeRandom());
+    assert.deepEqual(Object.keys(out).sort(), ['host', 'traceparent']);
+    assert.match(String(out.traceparent), /^00-b{32}-a{16}-01$/);
+  });
+
+  it('answers a B3 single caller in B3 multi and W3C, without the single header', () => {
+    const incoming = { b3: `${TRACE}-${PARENT}-0` };
+    const out: Record<string, unknown> = { ...incoming };
+    propagateTrace(incoming, out, fakeRandom());
+    assert.deepEqual(out, {
+      traceparent: `00-${TRACE}-aaaaaaaaaaaaaaaa-00`,
+      'x-b3-traceid': TRACE,
+      'x-b3-spanid': 'aaaaaaaaaaaaaaaa',
+      'x-b3-parentspanid': PARENT,
+      'x-b3-sampled': '0',
+    });
+  });
+
+  it('drops what a restarted trace cannot vouch for: a B3 parent and the tracestate of a bad traceparent', () => {
+    const incoming = { traceparent: 'garbage', tracestate: 'rojo=1', 'x-b3-sampled': '1', 'x-b3-parentspanid': PARENT };
+    const out: Record<string, unknown> = { ...incoming };
+    const ctx = propagateTrace(incoming, out, fakeRandom());
+    assert.equal(ctx.parentSpanId, null);
+    assert.equal(out.tracestate, undefined);
+    assert.equal(out['x-b3-parentspanid'], undefined);
+    assert.equal(out['x-b3-traceid'], ctx.traceId);
+    assert.equal(out['x-b3-sampled'], '1');
+    assert.equal(out.traceparent, `00-${ctx.traceId}-${ctx.spanId}-01`);
   });
 });
 

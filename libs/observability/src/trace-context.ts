@@ -2,8 +2,8 @@
  * W3C Trace Context (traceparent/tracestate) and Zipkin B3 propagation for the proxy.
  *
  * Mesher is one hop of the trace: it keeps the caller's trace id, opens its own span (fresh span id,
- * parent = the caller's span) and forwards both header families so W3C and B3 services downstream
- * both continue the same trace. Randomness is injected so tests are deterministic.
+ * parent = the caller's span) and always forwards W3C; B3 only to continue a caller that used B3.
+ * Randomness is injected so tests are deterministic.
  */
 
 export interface TraceContext {
@@ -68,17 +68,54 @@ export function continueTrace(headers: IncomingTraceHeaders, randomBytesHex: Ran
   return ctx;
 }
 
-/** Headers to send upstream: traceparent (+ tracestate) and B3 multi, all naming this hop's span. */
-export function traceHeaders(ctx: TraceContext): Record<string, string> {
+/**
+ * Headers to send upstream: traceparent (+ tracestate), and B3 multi when `b3` (the caller used B3),
+ * all naming this hop's span.
+ */
+export function traceHeaders(ctx: TraceContext, b3: boolean): Record<string, string> {
   const out: Record<string, string> = {
     traceparent: `00-${ctx.traceId}-${ctx.spanId}-${ctx.sampled ? '01' : '00'}`,
   };
   if (ctx.tracestate) out.tracestate = ctx.tracestate;
+  if (!b3) return out;
   out['x-b3-traceid'] = ctx.traceId;
   out['x-b3-spanid'] = ctx.spanId;
   if (ctx.parentSpanId !== null) out['x-b3-parentspanid'] = ctx.parentSpanId;
   out['x-b3-sampled'] = ctx.sampled ? '1' : '0';
   return out;
+}
+
+/**
+ * Whether the caller sent B3 (multi or single). Only then does this hop send B3 on, as Envoy and
+ * Linkerd do: W3C is always sent, and four more headers on every request cost the proxy CPU.
+ */
+export function usesB3(headers: IncomingTraceHeaders): boolean {
+  return (
+    headers.b3 !== undefined ||
+    headers['x-b3-traceid'] !== undefined ||
+    headers['x-b3-spanid'] !== undefined ||
+    headers['x-b3-sampled'] !== undefined ||
+    headers['x-b3-flags'] !== undefined ||
+    headers['x-b3-parentspanid'] !== undefined
+  );
+}
+
+/**
+ * Continues the caller's trace in `out`, the copy of the caller's headers that goes upstream: this
+ * hop's traceparent (and tracestate), B3 multi only for a B3 caller (a single `b3` header becomes
+ * B3 multi). Caller values this hop does not vouch for (a stale tracestate or B3 parent) are removed.
+ */
+export function propagateTrace(incoming: IncomingTraceHeaders, out: Record<string, unknown>, randomBytesHex: RandomHex): TraceContext {
+  const ctx = continueTrace(incoming, randomBytesHex);
+  const b3 = usesB3(incoming);
+  if (out.tracestate !== undefined && ctx.tracestate === undefined) delete out.tracestate;
+  if (b3) {
+    if (out.b3 !== undefined) delete out.b3;
+    if (out['x-b3-parentspanid'] !== undefined && ctx.parentSpanId === null) delete out['x-b3-parentspanid'];
+  }
+  const set = traceHeaders(ctx, b3);
+  for (const k in set) out[k] = set[k];
+  return ctx;
 }
 
 /** A request id in UUID v4 form (the format Envoy uses for x-request-id). */

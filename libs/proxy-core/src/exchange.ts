@@ -47,6 +47,8 @@ export class Exchange {
   explain: Explanation | null = null;
   /** Status of a Mesher-produced error, reported even when the client left before it was sent. */
   errorStatus = 0;
+  /** The upstream response being relayed, if any. */
+  upstream: IncomingMessage | null = null;
   readonly startedAt: number;
   readonly t0: number;
   private onDone: Array<(ok: boolean) => void> = [];
@@ -77,13 +79,17 @@ export class Exchange {
     writeMesherError(this.res, code, message, status, headers);
   }
 
-  /** Called from the response's 'close' (it fires after a finished response and after a cut one). */
+  /** Called from the response's 'close' (it fires after a finished response and after a cut one), once. */
   complete(): void {
     if (this.completed) return;
     const res = this.res;
     // 499: the client went away before the response was complete (nginx's convention).
     const status = this.errorStatus || (res.writableFinished ? res.statusCode : 499);
     this.completed = true;
+    // The client went away mid-response: end the upstream response too (http-proxy waits for the
+    // request's 'aborted', which Node 20 no longer emits, and would leave the upstream socket open).
+    const up = this.upstream;
+    if (up !== null && !up.complete) up.destroy();
     const ok = this.code === null && status < 500;
     for (const fn of this.onDone) fn(ok);
     this.observer?.onComplete({

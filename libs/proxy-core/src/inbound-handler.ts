@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { continueTrace, traceHeaders } from '@mesher/observability';
+import { propagateTrace } from '@mesher/observability';
 import type { SnapshotHolder } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
@@ -40,7 +40,7 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     ex.destination = o.serviceName;
     ex.path = req.url ?? '/';
-    res.once('close', () => {
+    res.on('close', () => {
       handle?.abort();
       ex.complete();
     });
@@ -75,8 +75,7 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     if (!trusted) scrubForwardedIdentity(headers);
     headers['x-forwarded-for'] = appendForwardedFor(trusted ? req.headers['x-forwarded-for'] : undefined, req.socket.remoteAddress ?? '');
     headers['x-request-id'] = ex.requestId;
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     headers['x-mesher-source'] = ex.source;
     delete headers['x-mesher-token'];
     const via = req.headers.via;

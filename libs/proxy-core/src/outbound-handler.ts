@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
-import { continueTrace, traceHeaders } from '@mesher/observability';
+import { propagateTrace } from '@mesher/observability';
 import type { InstanceRecord, PolicySpec } from '@mesher/contracts';
 import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type AttemptOutcome, type Balancer } from '@mesher/policies';
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
@@ -77,7 +77,8 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     ex.requestId = typeof incomingId === 'string' && incomingId.length > 0 && incomingId.length <= 200 ? incomingId : randomUUID();
     ex.source = o.edge ? 'outside' : (o.serviceName ?? 'unknown');
     let flight: Flight | null = null;
-    res.once('close', () => {
+    // 'close' fires once; on() spares the wrapper once() allocates per request.
+    res.on('close', () => {
       if (flight) endFlight(flight);
       ex.complete();
     });
@@ -182,12 +183,9 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     headers['x-forwarded-proto'] = 'http';
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
-    else delete headers['x-forwarded-port'];
-    delete headers.forwarded;
     headers['x-request-id'] = ex.requestId;
     // This hop is a span of its own: same trace id, new span id, the caller's span as parent.
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
@@ -274,7 +272,11 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     if (o.meshSecret && sidecar) ex.req.headers['x-mesher-token'] = o.meshSecret;
     else delete ex.req.headers['x-mesher-token'];
     rt.load.begin(inst.id);
-    const perTry = Math.min(f.policy.timeout?.perTryMs ?? Infinity, f.deadline - t);
+    // A per-try limit no shorter than what is left of the request's is the request's own timer's job:
+    // one timer per request instead of two (0 = none here).
+    const perTryMs = f.policy.timeout?.perTryMs;
+    const left = f.deadline - t;
+    const perTry = perTryMs !== undefined && perTryMs < left ? perTryMs : f.overallTimer ? 0 : left;
     let settled = false;
     const settle = (ok: boolean, outcome = ok ? 'ok' : 'failed') => {
       if (settled) return;

@@ -94,7 +94,7 @@ export class ProxyServer {
       },
       (req, res) => {
         this.inFlight++;
-        res.once('close', () => {
+        res.on('close', () => {
           this.inFlight--;
           if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
         });

@@ -3,8 +3,9 @@ import type { Exchange } from './exchange';
 import { stripResponseHopByHop } from './forward-headers';
 
 /**
- * Streams the upstream response to the client. An upstream that dies mid-body must not leave the
- * client waiting on a response that will never end: the client connection is cut instead.
+ * Streams the upstream response to the client, with backpressure. An upstream that dies mid-body must
+ * not leave the client waiting on a response that will never end: the client connection is cut
+ * instead. A client that goes away cuts the upstream response (Exchange.complete).
  */
 export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string): void {
   const res = ex.res;
@@ -25,9 +26,17 @@ export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string)
     ex.fail('UPSTREAM_UNAVAILABLE', `upstream '${ex.destination}' sent an invalid response head`);
     return;
   }
+  ex.upstream = upRes;
+  // A hand-written pipe: it counts the bytes in the same listener, and costs a third of the
+  // listeners Readable.pipe() adds and removes on every response.
   upRes.on('data', (chunk: Buffer) => {
     ex.bytes += chunk.length;
+    if (!res.write(chunk)) {
+      upRes.pause();
+      res.once('drain', () => upRes.resume());
+    }
   });
+  upRes.on('end', () => res.end());
   const cut = () => {
     if (!upRes.complete && !res.writableFinished && !res.destroyed) {
       ex.code = 'UPSTREAM_UNAVAILABLE';
@@ -36,10 +45,4 @@ export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string)
   };
   upRes.on('error', cut);
   upRes.on('close', cut);
-  // The client went away mid-response: pipe() would just unpipe and leave the upstream socket open
-  // (http-proxy waits for the request's 'aborted', which Node 20 no longer emits), so end it here.
-  res.once('close', () => {
-    if (!upRes.complete) upRes.destroy();
-  });
-  upRes.pipe(res);
 }

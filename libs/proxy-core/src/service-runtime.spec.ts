@@ -77,4 +77,15 @@ describe('ServiceRuntime.balancerFor', () => {
     assert.ok(rt.balancerFor(entry.routes[0].targets[0], policy.loadBalancer) instanceof RandomBalancer);
     assert.ok(rt.balancer instanceof RoundRobinBalancer, 'the service default stays round robin');
   });
+
+  test('the same subset under another balancer spec gets a balancer of that spec', () => {
+    const entry = buildSnapshot(state(), NOW).services.get('shop')!;
+    const rt = new ServiceRuntime('shop', entry, NOW);
+    const v1 = entry.routes[0].targets[0];
+    const rr = rt.balancerFor(v1, { strategy: 'RoundRobin' });
+    const random = rt.balancerFor(v1, { strategy: 'Random' });
+    assert.ok(rr instanceof RoundRobinBalancer);
+    assert.ok(random instanceof RandomBalancer);
+    assert.equal(rt.balancerFor(v1, { strategy: 'RoundRobin' }), rr, 'an equal spec finds the first balancer again');
+  });
 });

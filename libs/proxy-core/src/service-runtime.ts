@@ -40,6 +40,8 @@ export class ServiceRuntime {
    * different sizes would skew every subset, and a rule's own loadBalancer must be honoured.
    */
   private readonly subsetBalancers = new Map<string, Balancer>();
+  /** The same balancers by compiled subset of the snapshots in use (dropped with them). */
+  private readonly targetBalancers = new WeakMap<CompiledTarget, { spec: LoadBalancerSpec | undefined; balancer: Balancer }>();
   private readonly routeLimiters = new Map<string, { key: string; bucket: TokenBucket }>();
 
   constructor(readonly name: string, entry: ServiceEntry, now: number) {
@@ -89,9 +91,15 @@ export class ServiceRuntime {
     return l.bucket;
   }
 
-  /** The balancer for a route decision: the service's own when no rule chose a subset. */
+  /**
+   * The balancer for a route decision: the service's own when no rule chose a subset. Found by the
+   * compiled subset object (per request, no key to build); a subset first seen in this snapshot is
+   * looked up by its content key, so its balancer (round-robin position) survives snapshot swaps.
+   */
   balancerFor(target: CompiledTarget | null, spec: LoadBalancerSpec | undefined): Balancer {
     if (!target) return this.balancer;
+    const hit = this.targetBalancers.get(target);
+    if (hit !== undefined && hit.spec === spec) return hit.balancer;
     const key = JSON.stringify([spec ?? null, Object.entries(target.tags).sort()]);
     let b = this.subsetBalancers.get(key);
     if (!b) {
@@ -99,6 +107,7 @@ export class ServiceRuntime {
       b = createBalancer(spec, this.load);
       this.subsetBalancers.set(key, b);
     }
+    this.targetBalancers.set(target, { spec, balancer: b });
     return b;
   }
 

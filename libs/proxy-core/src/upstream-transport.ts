@@ -114,6 +114,9 @@ export class HttpProxyTransport implements UpstreamTransport {
       xfwd: false,
       changeOrigin: false,
       ws: false,
+      // req.url is already the origin-form path the handler routed on: sent as is, not url.parse()d
+      // again on every request (which also turned '\\' into '/' behind the route match's back).
+      toProxy: true,
     });
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const a = (req as WithAttempt)[ATTEMPT];

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { continueTrace, traceHeaders } from '@mesher/observability';
+import { propagateTrace } from '@mesher/observability';
 import type { MesherErrorCode } from '@mesher/contracts';
 import { decideRoute, type SnapshotHolder } from '@mesher/registry';
 import { writeRawError } from './client-error';
@@ -368,8 +368,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
     headers['x-request-id'] = rec.requestId;
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     if (ownName) headers['x-mesher-source'] = ownName;
     else delete headers['x-mesher-source'];
     const sidecar = inst.registeredBy.startsWith('sidecar:');
@@ -430,8 +429,7 @@ export function createInboundUpgradeHandler(o: InboundUpgradeOptions): UpgradeHa
     const peer = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = trusted && forwardedFor ? `${String(forwardedFor)}, ${peer}` : peer;
     headers['x-request-id'] = rec.requestId;
-    delete headers.b3;
-    Object.assign(headers, traceHeaders(continueTrace(req.headers, randomHex)));
+    propagateTrace(req.headers, headers, randomHex);
     headers['x-mesher-source'] = rec.source;
     delete headers['x-mesher-token'];
     const via = req.headers.via;
