@@ -78,6 +78,8 @@ export async function writeRegistryCache(ds: DataSource, s: CachedRegistry): Pro
       })),
     );
     await insertAll(m, EgressRuleEntity, s.egress.map((x) => ({ id: x.id, host: x.host, ports: x.ports, tls: !!x.tls, policy: x.policy ?? null, createdAt: x.createdAt ?? 0 })));
+    // Anyone reading this file incrementally must read it all again.
+    await m.query(`INSERT INTO "registry_change" ("at", "kind") VALUES (?, 'all')`, [Date.now()]);
   });
 }
 

@@ -1,18 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource, EntityManager, EntityTarget } from 'typeorm';
+import { Between, IsNull, LessThan, Not, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import {
   AdminError,
+  applyConfigDeltas,
   configOf,
+  configSliceOf,
   diffConfig,
+  type ConfigDelta,
   type EgressRuleRecord,
   type IngressRuleRecord,
   type InstanceRecord,
   type MeshConfig,
   type PolicyRecord,
   type PolicySpec,
+  type RegistryChanges,
   type RegistryState,
   type RouteRuleRecord,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 import { EgressRuleEntity } from './entities/egress-rule.entity';
 import { IngressRuleEntity } from './entities/ingress-rule.entity';
@@ -107,6 +112,28 @@ const EDGE: Record<EdgeRuleKind, EdgeTable> = {
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
 const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
 
+/** What a write touched, for the change log: services to re-read, the edge rules, or everything. */
+interface Touched {
+  services?: string[];
+  edge?: boolean;
+  all?: boolean;
+}
+
+/**
+ * The change log only has to bridge readers' polls (every 250 ms): older rows are pruned now and then;
+ * a reader that fell further behind sees the gap and reads everything.
+ */
+const CHANGE_LOG_RETENTION_MS = 60_000;
+const PRUNE_EVERY = 256;
+
+interface ChangeRow {
+  seq: number;
+  kind: 'service' | 'heartbeat' | 'edge' | 'all';
+  service: string | null;
+  instance: string | null;
+  beat: number | null;
+}
+
 export class SqliteRegistryStore implements RegistryStore {
   readonly kind = 'sqlite' as const;
 
@@ -144,18 +171,63 @@ export class SqliteRegistryStore implements RegistryStore {
     }
   }
 
-  private async write<T>(actor: string, summary: string, fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown }>): Promise<T> {
+  private async write<T>(
+    actor: string,
+    summary: string,
+    fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown; touched: Touched }>,
+  ): Promise<T> {
     return this.transact(async (m) => {
-      const { result, diff } = await fn(m);
-      if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null);
+      const { result, diff, touched } = await fn(m);
+      await this.logChange(m, touched);
+      if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null, touched);
       return result;
     });
   }
 
-  private async recordRevision(m: EntityManager, actor: string, summary: string, diff: unknown): Promise<number> {
-    const config = configOf(await this.stateIn(m));
-    const row = await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff, config }));
+  /** Appends to the change log in the write's own transaction, so a reader never sees one without the other. */
+  private async logChange(m: EntityManager, t: Touched, beat?: { service: string; id: string; at: number }): Promise<void> {
+    const at = this.clock();
+    const add = (kind: ChangeRow['kind'], service: string | null = null, instance: string | null = null, value: number | null = null) =>
+      m.query(`INSERT INTO "registry_change" ("at", "kind", "service", "instance", "beat") VALUES (?, ?, ?, ?, ?)`, [at, kind, service, instance, value]);
+    if (t.all) await add('all');
+    for (const name of new Set(t.services ?? [])) await add('service', name);
+    if (t.edge) await add('edge');
+    if (beat) await add('heartbeat', beat.service, beat.id, beat.at);
+    const [{ seq }] = (await m.query(`SELECT last_insert_rowid() AS seq`)) as Array<{ seq: number }>;
+    if (seq % PRUNE_EVERY === 0) await m.query(`DELETE FROM "registry_change" WHERE "at" < ?`, [at - CHANGE_LOG_RETENTION_MS]);
+  }
+
+  /**
+   * A revision stores the touched services as they are after it, not the whole configuration: that would
+   * read and serialize every row on every write. A full config is kept where a chain starts (no chain
+   * before it, or a whole-config write that has it at hand anyway).
+   */
+  private async recordRevision(m: EntityManager, actor: string, summary: string, diff: unknown, touched: Touched, full?: MeshConfig): Promise<number> {
+    let config: MeshConfig | null = full ?? null;
+    let changes: ConfigDelta | null = null;
+    if (!config) {
+      const prev = (await m.query(`SELECT ("config" IS NOT NULL OR "changes" IS NOT NULL) AS chained FROM "revision" ORDER BY "id" DESC LIMIT 1`)) as Array<{ chained: number }>;
+      if (prev[0]?.chained && !touched.all) {
+        changes = { services: {} };
+        for (const name of new Set(touched.services ?? [])) changes.services[name] = configSliceOf(name, await this.sourceIn(m, name));
+      } else {
+        config = configOf(await this.stateIn(m));
+      }
+    }
+    const row = await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff, config, changes }));
     return row.id;
+  }
+
+  /** One service and what hangs off it, read by its indexed service column (null: no such service). */
+  private async sourceIn(m: EntityManager, name: string): Promise<ServiceSource | null> {
+    const svc = await m.findOneBy(ServiceEntity, { name });
+    if (!svc) return null;
+    const [instances, routes, policy] = await Promise.all([
+      m.findBy(InstanceEntity, { service: name }),
+      m.findBy(RouteRuleEntity, { service: name }),
+      m.findOneBy(PolicyEntity, { service: name }),
+    ]);
+    return { record: toService(svc), instances: instances.map(toInstance), routes: routes.map(toRoute), policy: policy?.spec ?? null };
   }
 
   private async stateIn(m: EntityManager): Promise<Omit<RegistryState, 'revision'>> {
@@ -183,6 +255,43 @@ export class SqliteRegistryStore implements RegistryStore {
       this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`) as Promise<Array<{ r: number }>>,
     ]);
     return { revision: Number(rev[0]?.r ?? 0), ...state };
+  }
+
+  async changeSeq(): Promise<number> {
+    const rows = (await this.ds.query(`SELECT COALESCE(MAX("seq"), 0) AS seq FROM "registry_change"`)) as Array<{ seq: number }>;
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async changesSince(seq: number): Promise<RegistryChanges | null> {
+    const rows = (await this.ds.query(`SELECT "seq", "kind", "service", "instance", "beat" FROM "registry_change" WHERE "seq" > ? ORDER BY "seq"`, [
+      seq,
+    ])) as ChangeRow[];
+    // Pruned past this reader, or a whole-config write: read everything.
+    if ((rows.length > 0 && rows[0].seq !== seq + 1) || rows.some((r) => r.kind === 'all')) return null;
+    const touched = new Set<string>();
+    const beats = new Map<string, { service: string; id: string; lastHeartbeat: number }>();
+    let edge = false;
+    for (const r of rows) {
+      if (r.kind === 'service') touched.add(r.service!);
+      else if (r.kind === 'edge') edge = true;
+      else if (r.kind === 'heartbeat') beats.set(r.instance!, { service: r.service!, id: r.instance!, lastHeartbeat: Number(r.beat) });
+    }
+    const m = this.ds.manager;
+    const services = new Map<string, ServiceSource | null>();
+    for (const name of touched) services.set(name, await this.sourceIn(m, name));
+    const rev = (await this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`)) as Array<{ r: number }>;
+    const out: RegistryChanges = {
+      seq: rows.length ? rows[rows.length - 1].seq : seq,
+      revision: Number(rev[0]?.r ?? 0),
+      services,
+      // A re-read service already carries its instances' heartbeats.
+      heartbeats: [...beats.values()].filter((b) => !touched.has(b.service)),
+    };
+    if (edge) {
+      out.ingress = await this.listEdgeRules('ingress');
+      out.egress = await this.listEdgeRules('egress');
+    }
+    return out;
   }
 
   async changeToken(): Promise<number> {
@@ -218,7 +327,7 @@ export class SqliteRegistryStore implements RegistryStore {
         throw new AdminError('CONFLICT', `service '${rec.name}' already exists`, [{ field: 'name', message: `name '${rec.name}' is taken` }]);
       }
       await m.insert(ServiceEntity, { ...rec, createdAt: this.clock() });
-      return { result: rec, diff: { created: { service: rec } } };
+      return { result: rec, diff: { created: { service: rec } }, touched: { services: [rec.name] } };
     });
   }
 
@@ -230,7 +339,7 @@ export class SqliteRegistryStore implements RegistryStore {
       await m.delete(RouteRuleEntity, { service: name });
       await m.delete(PolicyEntity, { service: name });
       await m.delete(ServiceEntity, { name });
-      return { result: undefined, diff: { deleted: { service: toService(e) } } };
+      return { result: undefined, diff: { deleted: { service: toService(e) } }, touched: { services: [name] } };
     });
   }
 
@@ -257,7 +366,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const row: InstanceEntity = instanceRowFor(service, id, input, actor, this.clock(), existing, sameEndpoint);
       await m.save(InstanceEntity, row);
       const rec = toInstance(row);
-      return { result: rec, diff: { created: { instance: rec } } };
+      return { result: rec, diff: { created: { instance: rec } }, touched: { services: existing ? [service, existing.service] : [service] } };
     });
   }
 
@@ -268,7 +377,7 @@ export class SqliteRegistryStore implements RegistryStore {
       Object.assign(e, patch);
       await m.save(InstanceEntity, e);
       const after = toInstance(e);
-      return { result: after, diff: { updated: { before, after } } };
+      return { result: after, diff: { updated: { before, after } }, touched: { services: [service] } };
     });
   }
 
@@ -276,16 +385,17 @@ export class SqliteRegistryStore implements RegistryStore {
     return this.write(actor, `delete instance ${id} of ${service}`, async (m) => {
       const e = await this.requireInstance(m, service, id);
       await m.delete(InstanceEntity, { id });
-      return { result: undefined, diff: { deleted: { instance: toInstance(e) } } };
+      return { result: undefined, diff: { deleted: { instance: toInstance(e) } }, touched: { services: [service] } };
     });
   }
 
   heartbeat(service: string, id: string): Promise<InstanceRecord> {
-    return this.guarded(async () => {
-      const m = this.ds.manager;
+    return this.transact(async (m) => {
       const e = await this.requireInstance(m, service, id);
       e.lastHeartbeat = this.clock();
       await m.update(InstanceEntity, { id }, { lastHeartbeat: e.lastHeartbeat });
+      // Logged as a heartbeat, not a service change: readers move the instance's expiry and rebuild nothing.
+      await this.logChange(m, {}, { service, id, at: e.lastHeartbeat });
       return toInstance(e);
     });
   }
@@ -313,7 +423,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const row = { ...rule, id, match: rule.match ?? null, policy: rule.policy ?? null, createdAt: this.clock() };
       await m.insert(RouteRuleEntity, row);
       const rec = toRoute(row as RouteRuleEntity);
-      return { result: rec, diff: { created: { route: rec } } };
+      return { result: rec, diff: { created: { route: rec } }, touched: { services: [rec.service] } };
     });
   }
 
@@ -326,7 +436,7 @@ export class SqliteRegistryStore implements RegistryStore {
       Object.assign(e, { ...rule, match: rule.match ?? null, policy: rule.policy ?? null });
       await m.save(RouteRuleEntity, e);
       const after = toRoute(e);
-      return { result: after, diff: { updated: { before, after } } };
+      return { result: after, diff: { updated: { before, after } }, touched: { services: [before.service, after.service] } };
     });
   }
 
@@ -335,7 +445,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const e = await m.findOneBy(RouteRuleEntity, { id });
       if (!e) throw new AdminError('NOT_FOUND', `no route with id '${id}'`);
       await m.delete(RouteRuleEntity, { id });
-      return { result: undefined, diff: { deleted: { route: toRoute(e) } } };
+      return { result: undefined, diff: { deleted: { route: toRoute(e) } }, touched: { services: [e.service] } };
     });
   }
 
@@ -354,7 +464,7 @@ export class SqliteRegistryStore implements RegistryStore {
           out.push(toRoute(row as RouteRuleEntity));
         }
       }
-      return { result: out, diff: { replaced: { before, after: out } } };
+      return { result: out, diff: { replaced: { before, after: out } }, touched: { services: [...rules.keys()] } };
     });
   }
 
@@ -374,7 +484,7 @@ export class SqliteRegistryStore implements RegistryStore {
       await this.requireService(m, service);
       const prev = await m.findOneBy(PolicyEntity, { service });
       await m.save(PolicyEntity, { service, spec, updatedAt: this.clock() });
-      return { result: { service, spec }, diff: { updated: { before: prev?.spec ?? null, after: spec } } };
+      return { result: { service, spec }, diff: { updated: { before: prev?.spec ?? null, after: spec } }, touched: { services: [service] } };
     });
   }
 
@@ -383,7 +493,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const prev = await m.findOneBy(PolicyEntity, { service });
       if (!prev) throw new AdminError('NOT_FOUND', `service '${service}' has no policy`);
       await m.delete(PolicyEntity, { service });
-      return { result: undefined, diff: { deleted: { policy: prev.spec } } };
+      return { result: undefined, diff: { deleted: { policy: prev.spec } }, touched: { services: [service] } };
     });
   }
 
@@ -410,7 +520,7 @@ export class SqliteRegistryStore implements RegistryStore {
       if (replace && !prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${rule.id}'`);
       if (!replace && prev) throw new AdminError('CONFLICT', `${kind} rule '${rule.id}' already exists`, [{ field: 'id', message: 'id is taken' }]);
       await m.save(t.entity, { ...rule, createdAt: prev?.createdAt ?? this.clock() });
-      return { result: rule, diff: replace ? { updated: { before: t.toRecord(prev!), after: rule } } : { created: { [kind]: rule } } };
+      return { result: rule, diff: replace ? { updated: { before: t.toRecord(prev!), after: rule } } : { created: { [kind]: rule } }, touched: { edge: true } };
     });
   }
 
@@ -420,13 +530,26 @@ export class SqliteRegistryStore implements RegistryStore {
       const prev = await m.findOneBy(t.entity, { id });
       if (!prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${id}'`);
       await m.delete(t.entity, { id });
-      return { result: undefined, diff: { deleted: { [kind]: t.toRecord(prev) } } };
+      return { result: undefined, diff: { deleted: { [kind]: t.toRecord(prev) } }, touched: { edge: true } };
     });
   }
 
   async getRevision(id: number): Promise<RevisionRecord | null> {
     const r = await this.ds.getRepository(RevisionEntity).findOneBy({ id });
-    return r ? toRevision(r) : null;
+    return r ? { ...toRevision(r), config: await this.configAt(r) } : null;
+  }
+
+  /** The whole config after a revision: kept in the row, or the nearest earlier full one with the deltas since applied. */
+  private async configAt(r: RevisionEntity): Promise<MeshConfig | null> {
+    if (r.config) return r.config;
+    if (!r.changes) return null;
+    const repo = this.ds.getRepository(RevisionEntity);
+    const base = await repo.findOne({ where: { id: LessThan(r.id), config: Not(IsNull()) }, order: { id: 'DESC' } });
+    if (!base?.config) return null;
+    const deltas = await repo.find({ select: { id: true, changes: true }, where: { id: Between(base.id + 1, r.id) }, order: { id: 'ASC' } });
+    // A revision kept neither way (written before either existed) breaks the chain.
+    if (deltas.some((d) => !d.changes)) return null;
+    return applyConfigDeltas(base.config, deltas.map((d) => d.changes!));
   }
 
   replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
@@ -453,7 +576,8 @@ export class SqliteRegistryStore implements RegistryStore {
       for (const r of config.routes) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
       for (const [service, spec] of Object.entries(config.policies)) await m.insert(PolicyEntity, { service, spec, updatedAt: now });
       const after = configOf(await this.stateIn(m));
-      return this.recordRevision(m, actor, summary, diffConfig(before, after));
+      await this.logChange(m, { all: true });
+      return this.recordRevision(m, actor, summary, diffConfig(before, after), { all: true }, after);
     });
   }
 
