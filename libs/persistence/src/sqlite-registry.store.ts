@@ -366,7 +366,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const row: InstanceEntity = instanceRowFor(service, id, input, actor, this.clock(), existing, sameEndpoint);
       await m.save(InstanceEntity, row);
       const rec = toInstance(row);
-      return { result: rec, diff: { created: { instance: rec } }, touched: { services: existing ? [service, existing.service] : [service] } };
+      return { result: rec, diff: { created: { instance: rec } }, touched: { services: [service] } };
     });
   }
 
