@@ -68,6 +68,20 @@ export function configSliceOf(name: string, src: ServiceSource | null): ServiceC
   return { service: c.services[0], routes: c.routes, policy: c.policies[name] ?? null };
 }
 
+/** A configuration cut into its services' slices (routes and policies go with the service they belong to). */
+export function configSlices(c: MeshConfig): Map<string, ServiceConfigSlice> {
+  const out = new Map<string, ServiceConfigSlice>();
+  const of = (name: string) => {
+    let s = out.get(name);
+    if (!s) out.set(name, (s = { service: null, routes: [], policy: null }));
+    return s;
+  };
+  for (const svc of c.services) of(svc.name).service = svc;
+  for (const r of c.routes) of(r.service).routes.push(r);
+  for (const [name, p] of Object.entries(c.policies)) of(name).policy = p;
+  return out;
+}
+
 /** Applies revisions stored as deltas to a full configuration; the result is sorted like configOf's. */
 export function applyConfigDeltas(base: MeshConfig, deltas: readonly ConfigDelta[]): MeshConfig {
   const services = new Map(base.services.map((s) => [s.name, s]));

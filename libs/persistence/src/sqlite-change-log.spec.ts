@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { configOf, diffConfig, type MeshConfig } from '@mesher/contracts';
 import { dataSourceOptions, MIGRATIONS, openDataSource } from './data-source';
+import { writeRegistryCache } from './registry-cache';
 import { SqliteRegistryStore } from './sqlite-registry.store';
 
 const dirs: string[] = [];
@@ -30,7 +31,7 @@ async function storeAt(dir: string, clock?: () => number): Promise<{ store: Sqli
 describe('SQLite change log: what another reader of the file sees', () => {
   test('only the touched services come back, whole; a heartbeat comes back as a heartbeat only', async () => {
     const dir = tempDir();
-    const { store: a } = await storeAt(dir);
+    const { store: a, ds: dsA } = await storeAt(dir);
     const { store: b } = await storeAt(dir);
     await a.createService({ name: 'idle', app: null, description: null }, 'api');
     const seq0 = await b.changeSeq();
@@ -70,7 +71,15 @@ describe('SQLite change log: what another reader of the file sees', () => {
     assert.deepEqual(c4.egress, []);
 
     await a.replaceConfig({ services: [{ name: 'only', app: null, description: null, instances: [] }], routes: [], policies: {} }, 'api', 'apply');
-    assert.equal(await b.changesSince(c4.seq), null, 'a whole-config write makes readers read everything');
+    const c5 = (await b.changesSince(c4.seq))!;
+    assert.deepEqual([...c5.services.keys()].sort(), ['idle', 'only'], 'a whole-config write logs only the services it changed');
+    assert.equal(c5.services.get('idle'), null);
+    assert.equal(c5.services.get('only')!.record.name, 'only');
+
+    // The etcd store's local cache rewrites every table at once: readers of the file must read it all.
+    await writeRegistryCache(dsA, { services: [{ name: 'cached', app: null, description: null, createdAt: 1 }], instances: [], routes: [], policies: [], ingress: [], egress: [] });
+    assert.equal(await b.changesSince(c5.seq), null);
+    assert.deepEqual((await b.loadState()).services.map((x) => x.name), ['cached']);
   });
 
   test('a reader the pruned log no longer reaches gets null (read everything), never a partial change', async () => {

@@ -3,8 +3,10 @@ import { Between, IsNull, LessThan, Not, type DataSource, type EntityManager, ty
 import {
   AdminError,
   applyConfigDeltas,
+  canonical,
   configOf,
   configSliceOf,
+  configSlices,
   diffConfig,
   type ConfigDelta,
   type EgressRuleRecord,
@@ -16,6 +18,7 @@ import {
   type RegistryChanges,
   type RegistryState,
   type RouteRuleRecord,
+  type ServiceConfigSlice,
   type ServiceRecord,
   type ServiceSource,
 } from '@mesher/contracts';
@@ -71,6 +74,7 @@ const toRevision = (r: RevisionEntity): RevisionRecord => ({
   config: r.config ?? null,
 });
 
+const EMPTY_CONFIG: MeshConfig = { services: [], routes: [], policies: {} };
 const flatInstances = (c: MeshConfig): InstanceRecord[] =>
   c.services.flatMap((s) => s.instances.map((i) => ({ ...i, service: s.name, registeredBy: 'api', lastHeartbeat: 0 })));
 const policyList = (c: MeshConfig) => Object.entries(c.policies).map(([service, spec]) => ({ service, spec }));
@@ -214,8 +218,18 @@ export class SqliteRegistryStore implements RegistryStore {
         config = configOf(await this.stateIn(m));
       }
     }
-    const row = await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff, config, changes }));
-    return row.id;
+    // Plain SQL: TypeORM's save deep-merges a JSON column's value, which costs as much as the config is large.
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+    await m.query(`INSERT INTO "revision" ("at", "actor", "summary", "diff", "config", "changes") VALUES (?, ?, ?, ?, ?, ?)`, [
+      this.clock(),
+      actor,
+      summary,
+      json(diff),
+      json(config),
+      json(changes),
+    ]);
+    const [{ id }] = (await m.query(`SELECT last_insert_rowid() AS id`)) as Array<{ id: number }>;
+    return Number(id);
   }
 
   /** One service and what hangs off it, read by its indexed service column (null: no such service). */
@@ -552,32 +566,59 @@ export class SqliteRegistryStore implements RegistryStore {
     return applyConfigDeltas(base.config, deltas.map((d) => d.changes!));
   }
 
+  /**
+   * Makes the configuration `config` by rewriting only the services whose slice differs (a rollback or an
+   * apply that changes one service touches one service's rows), so readers update incrementally too.
+   */
   replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
     return this.transact(async (m) => {
       const before = configOf(await this.stateIn(m));
-      if (diffConfig(before, configOf({ ...config, instances: flatInstances(config), policies: policyList(config) })).length === 0) return null;
-      const wanted = new Set(config.services.map((s) => s.name));
-      const sidecarOwned = new Set((await m.find(InstanceEntity)).filter((i) => isAutomatic(i.registeredBy)).map((i) => i.service));
-      await m.clear(RouteRuleEntity);
-      await m.clear(PolicyEntity);
-      for (const inst of await m.find(InstanceEntity)) if (!isAutomatic(inst.registeredBy)) await m.delete(InstanceEntity, { id: inst.id });
-      // A service that sidecars still register into stays, whatever the document says.
-      for (const svc of await m.find(ServiceEntity)) if (!wanted.has(svc.name) && !sidecarOwned.has(svc.name)) await m.delete(ServiceEntity, { name: svc.name });
+      const was = configSlices(before);
+      const want = configSlices(configOf({ ...config, instances: flatInstances(config), policies: policyList(config) }));
+      const touched = [...new Set([...was.keys(), ...want.keys()])].filter((n) => canonical(was.get(n) ?? null) !== canonical(want.get(n) ?? null)).sort();
+      if (touched.length === 0) return null;
+      const sidecarOwned = new Set(
+        ((await m.query(`SELECT DISTINCT "service" FROM "instance" WHERE "registeredBy" LIKE 'sidecar:%'`)) as Array<{ service: string }>).map((r) => r.service),
+      );
+      // Clear first, then write: ids may move from one service to another.
+      for (const name of touched) {
+        await m.delete(RouteRuleEntity, { service: name });
+        await m.delete(PolicyEntity, { service: name });
+        await m.query(`DELETE FROM "instance" WHERE "service" = ? AND "registeredBy" NOT LIKE 'sidecar:%'`, [name]);
+      }
       const now = this.clock();
-      for (const svc of config.services) {
-        await m.save(ServiceEntity, { name: svc.name, app: svc.app ?? null, description: svc.description ?? null, createdAt: now });
+      for (const name of touched) {
+        const svc = want.get(name)?.service;
+        // A service that sidecars still register into stays, whatever the document says.
+        if (!svc) {
+          if (!sidecarOwned.has(name)) await m.delete(ServiceEntity, { name });
+          continue;
+        }
+        const existing = await m.findOneBy(ServiceEntity, { name });
+        await m.save(ServiceEntity, { name, app: svc.app ?? null, description: svc.description ?? null, createdAt: existing?.createdAt ?? now });
         for (const i of svc.instances) {
           const clash = await m.findOneBy(InstanceEntity, { id: i.id });
-          if (clash) throw new AdminError('CONFLICT', `instance id '${i.id}' is used by a sidecar of '${clash.service}'`, [{ field: `services.${svc.name}.instances.${i.id}`, message: 'id is taken' }]);
-          await m.insert(InstanceEntity, { ...i, service: svc.name, registeredBy: actor, lastHeartbeat: now, createdAt: now });
+          if (clash) throw new AdminError('CONFLICT', `instance id '${i.id}' is used by a sidecar of '${clash.service}'`, [{ field: `services.${name}.instances.${i.id}`, message: 'id is taken' }]);
+          await m.insert(InstanceEntity, { ...i, service: name, registeredBy: actor, lastHeartbeat: now, createdAt: now });
         }
       }
       let n = 0;
-      for (const r of config.routes) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
-      for (const [service, spec] of Object.entries(config.policies)) await m.insert(PolicyEntity, { service, spec, updatedAt: now });
-      const after = configOf(await this.stateIn(m));
-      await this.logChange(m, { all: true });
-      return this.recordRevision(m, actor, summary, diffConfig(before, after), { all: true }, after);
+      for (const name of touched) {
+        for (const r of want.get(name)?.routes ?? []) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
+        const spec = want.get(name)?.policy;
+        if (spec) await m.insert(PolicyEntity, { service: name, spec, updatedAt: now });
+      }
+      const delta: ConfigDelta = { services: {} };
+      for (const name of touched) delta.services[name] = configSliceOf(name, await this.sourceIn(m, name));
+      const after = applyConfigDeltas(before, [delta]);
+      // Only the touched services can differ: diff those alone.
+      const slicesOf = (from: Map<string, ServiceConfigSlice>): ConfigDelta => ({
+        services: Object.fromEntries(touched.map((n) => [n, from.get(n) ?? { service: null, routes: [], policy: null }])),
+      });
+      const diff = diffConfig(applyConfigDeltas(EMPTY_CONFIG, [slicesOf(was)]), applyConfigDeltas(EMPTY_CONFIG, [delta]));
+      await this.logChange(m, { services: touched });
+      // The whole config is at hand: keep it, so later revisions materialize from here.
+      return this.recordRevision(m, actor, summary, diff, { services: touched }, after);
     });
   }
 

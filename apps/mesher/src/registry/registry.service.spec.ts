@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { configOf } from '@mesher/contracts';
 import { openDataSource, SqliteRegistryStore } from '@mesher/persistence';
 import { buildSnapshot, SnapshotHolder, type RegistrySnapshot } from '@mesher/registry';
 import { RegistryService } from './registry.service';
@@ -120,14 +121,18 @@ describe('RegistryService: incremental updates from the SQLite change log', () =
     shared(s2, holder.current, ['ttl-svc']);
   });
 
-  test('a whole-config write reads everything again, and the snapshot equals a full build', async () => {
-    const { store, holder, registry } = await setup(5);
-    await store.replaceConfig({ services: [{ name: 'only', app: null, description: null, instances: [] }], routes: [], policies: {} }, 'api', 'apply');
+  test('a whole-config write (apply, rollback) touches only the services it changes; the result equals a full build', async () => {
+    const { store, holder, registry } = await setup(8);
+    const s1 = holder.current;
+    const cfg = configOf(await store.loadState());
+    cfg.services = cfg.services.filter((s) => s.name !== 'svc-1').concat([{ name: 'only', app: null, description: 'from a document', instances: [] }]);
+    cfg.policies['svc-2'] = { timeout: { requestMs: 300 } };
+    await store.replaceConfig(cfg, 'api', 'apply');
     await registry.refresh();
-    assert.deepEqual([...holder.current.services.keys()], ['only']);
+    shared(s1, holder.current, ['svc-1', 'svc-2', 'only']);
+    assert.equal(holder.current.services.has('svc-1'), false);
+    assert.deepEqual(holder.current.services.get('svc-2')!.policy, { timeout: { requestMs: 300 } });
     assert.deepEqual(routing(holder.current), routing(buildSnapshot(await store.loadState(), Date.now())));
-    await store.createService({ name: 'after', app: null, description: null }, 'api');
-    await registry.refresh();
-    assert.deepEqual([...holder.current.services.keys()].sort(), ['after', 'only']);
+    assert.deepEqual(configOf(await store.loadState()), { ...cfg, services: cfg.services.sort((a, b) => (a.name < b.name ? -1 : 1)) });
   });
 });
