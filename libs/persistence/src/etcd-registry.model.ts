@@ -8,6 +8,7 @@ import {
   type RegistryState,
   type RouteRuleRecord,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 
 /**
@@ -117,6 +118,12 @@ export const toEgress = (v: EgressValue): EgressRuleRecord => ({ id: v.id, host:
 export const toEdge = (kind: EdgeKind, v: EdgeValue): IngressRuleRecord | EgressRuleRecord =>
   kind === 'ingress' ? toIngress(v as IngressValue) : toEgress(v as EgressValue);
 
+/** A leased instance's liveness is its lease: the data plane must not expire it by its own clock (see `state`). */
+const dataPlaneInstance = (v: InstanceValue): InstanceRecord => {
+  const r = toInstance(v);
+  return isLeased(r) ? { ...r, ttl: 0 } : r;
+};
+
 const byCreated = (a: { createdAt: number; id: string }, b: { createdAt: number; id: string }) =>
   a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -195,15 +202,20 @@ export class RegistryModel {
   state(dataPlane = false): Omit<RegistryState, 'revision'> {
     return {
       services: this.services().map(toService),
-      instances: this.instances().map((v) => {
-        const r = toInstance(v);
-        return dataPlane && isLeased(r) ? { ...r, ttl: 0 } : r;
-      }),
+      instances: this.instances().map((v) => (dataPlane ? dataPlaneInstance(v) : toInstance(v))),
       routes: this.routes().map(toRoute),
       policies: this.policies().map(toPolicy),
       ingress: this.edgeRules('ingress').map((v) => toIngress(v as IngressValue)),
       egress: this.edgeRules('egress').map((v) => toEgress(v as EgressValue)),
     };
+  }
+
+  /** One service as the data plane sees it (like `state(true)`), for incremental updates; null when it is gone. */
+  source(name: string): ServiceSource | null {
+    const svc = this.service(name);
+    if (!svc) return null;
+    const policy = this.policy(name);
+    return { record: toService(svc), instances: this.instances(name).map(dataPlaneInstance), routes: this.routes(name).map(toRoute), policy: policy ? toPolicy(policy).spec : null };
   }
 
   requireService(name: string, field?: string): ServiceValue {

@@ -4,13 +4,17 @@ import {
   AdminError,
   configOf,
   diffConfig,
+  type EgressRuleRecord,
+  type IngressRuleRecord,
   type InstanceRecord,
   type MeshConfig,
   type PolicyRecord,
   type PolicySpec,
+  type RegistryChanges,
   type RegistryState,
   type RouteRuleRecord,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 import type { Etcd3, ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
 import { createEtcdClient, describeEtcdError, isUnreachable, toAdminError } from './etcd-client';
@@ -75,6 +79,39 @@ const message = describeEtcdError;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const staticOf = (i: InstanceRecord) => [i.id, i.endpoint, i.version, i.labels, i.weight, i.status, i.ttl];
+
+/** Watch events kept for incremental readers; past it the older half is dropped (those readers read everything). */
+const JOURNAL_MAX = 20_000;
+
+/** One thing a watch event changed: a service to re-read, the edge rules, or only an instance's heartbeat. */
+interface JournalEntry {
+  token: number;
+  service?: string;
+  edge?: true;
+  beat?: { service: string; id: string; lastHeartbeat: number };
+}
+
+/** What a change of key `rel` from `prev` to `next` (undefined: absent) means for the data plane. */
+function touchedBy(rel: string, prev: unknown, next: unknown): Array<Omit<JournalEntry, 'token'>> {
+  const p = prev as { service?: string; name?: string } | undefined;
+  const n = next as { service?: string; name?: string } | undefined;
+  if (rel.startsWith('ingress/') || rel.startsWith('egress/')) return [{ edge: true }];
+  if (rel.startsWith('services/')) {
+    const name = (n ?? p)?.name;
+    return typeof name === 'string' ? [{ service: name }] : [];
+  }
+  if (rel.startsWith('instances/')) {
+    const a = prev as InstanceValue | undefined;
+    const b = next as InstanceValue | undefined;
+    if (a && b && a.service === b.service && sameJson({ ...a, lastHeartbeat: 0 }, { ...b, lastHeartbeat: 0 })) {
+      return [{ beat: { service: b.service, id: b.id, lastHeartbeat: b.lastHeartbeat } }];
+    }
+  }
+  if (rel.startsWith('instances/') || rel.startsWith('routes/') || rel.startsWith('policies/')) {
+    return [...new Set([p?.service, n?.service])].filter((x): x is string => typeof x === 'string').map((service) => ({ service }));
+  }
+  return [];
+}
 
 /** End of the key range that starts with `p` (etcd's prefix convention). */
 function prefixEnd(p: string): Buffer {
@@ -164,6 +201,10 @@ export class EtcdRegistryStore implements RegistryStore {
   private cacheWrite: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<{ rev: number; done: () => void }>();
   private stateMemo: RegistryState | null = null;
+  /** What watch events touched, by change token: what changesSince hands out (bounded). */
+  private journal: JournalEntry[] = [];
+  /** Readers at or behind this token must read everything: a full sync or the cache replaced the model. */
+  private journalFloor = 0;
   private closed = false;
 
   private constructor(o: EtcdRegistryOptions) {
@@ -216,6 +257,41 @@ export class EtcdRegistryStore implements RegistryStore {
 
   async changeToken(): Promise<number> {
     return this.token;
+  }
+
+  async changeSeq(): Promise<number> {
+    return this.token;
+  }
+
+  async changesSince(seq: number): Promise<RegistryChanges | null> {
+    if (seq < this.journalFloor || seq > this.token) return null;
+    const services = new Map<string, ServiceSource | null>();
+    const beats = new Map<string, { service: string; id: string; lastHeartbeat: number }>();
+    let edge = false;
+    for (const j of this.journal) {
+      if (j.token <= seq) continue;
+      if (j.service !== undefined) services.set(j.service, null);
+      if (j.edge) edge = true;
+      if (j.beat) beats.set(j.beat.id, j.beat);
+    }
+    for (const name of services.keys()) services.set(name, this.model.source(name));
+    const out: RegistryChanges = {
+      seq: this.token,
+      revision: this.model.revisionCounter(),
+      services,
+      heartbeats: [...beats.values()].filter((b) => !services.has(b.service)),
+    };
+    if (edge) {
+      out.ingress = this.model.edgeRules('ingress').map((v) => toEdge('ingress', v) as IngressRuleRecord);
+      out.egress = this.model.edgeRules('egress').map((v) => toEdge('egress', v) as EgressRuleRecord);
+    }
+    return out;
+  }
+
+  /** Starts the journal afresh: everything before `token` is only in a full read. */
+  private resetJournal(): void {
+    this.journal = [];
+    this.journalFloor = this.token;
   }
 
   async ping(): Promise<void> {
@@ -306,6 +382,7 @@ export class EtcdRegistryStore implements RegistryStore {
     this.syncRevision = this.etcdRevision = revision;
     this.source = 'etcd';
     this.changed();
+    this.resetJournal();
     const w = this.client.watch().prefix(this.prefix).startRevision(String(revision + 1)).watcher();
     this.watcher = w;
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.applyWatch(res));
@@ -327,6 +404,7 @@ export class EtcdRegistryStore implements RegistryStore {
 
   private applyWatch(res: IWatchResponse): void {
     let changed = false;
+    const touched: Array<Omit<JournalEntry, 'token'>> = [];
     for (const ev of res.events) {
       const mod = Number(ev.kv.mod_revision);
       if (mod <= this.syncRevision) continue;
@@ -334,14 +412,22 @@ export class EtcdRegistryStore implements RegistryStore {
       const rel = ev.kv.key.toString().slice(this.prefix.length);
       if (!STATE_GROUPS.some((g) => rel.startsWith(g))) continue;
       const value = ev.type === 'Delete' ? undefined : this.parse(rel, ev.kv.value);
+      const prev = this.model.entries.get(rel)?.value;
       if (value === undefined) changed = this.model.entries.delete(rel) || changed;
       else {
         this.model.entries.set(rel, { value, mod, lease: String(ev.kv.lease ?? '0') });
         changed = true;
       }
+      touched.push(...touchedBy(rel, prev, value));
     }
-    if (changed) this.changed();
-    else this.wakeWaiters();
+    if (changed) {
+      this.changed();
+      for (const t of touched) this.journal.push({ token: this.token, ...t });
+      if (this.journal.length > JOURNAL_MAX) {
+        const dropped = this.journal.splice(0, this.journal.length - JOURNAL_MAX / 2);
+        this.journalFloor = dropped[dropped.length - 1].token;
+      }
+    } else this.wakeWaiters();
   }
 
   private changed(): void {
@@ -436,6 +522,7 @@ export class EtcdRegistryStore implements RegistryStore {
       this.source = entries.size > 0 ? 'cache' : 'empty';
       this.token++;
       this.stateMemo = null;
+      this.resetJournal();
     } catch (e) {
       this.log('warn', `could not read the local registry cache: ${message(e)}`);
     }
