@@ -10,6 +10,9 @@ import {
   type ServiceRecord,
   type ServiceSource,
 } from '@mesher/contracts';
+import { toEgress, toIngress, toInstance, toPolicy, toRoute, toService } from './row-mappers';
+
+export { toEgress, toIngress, toInstance, toPolicy, toRoute, toService };
 
 /**
  * The registry as etcd keys (relative to the store's prefix), one JSON value per key:
@@ -83,40 +86,9 @@ export function isWellFormed(key: string, v: unknown): boolean {
   return false;
 }
 
-export const toService = (v: ServiceValue): ServiceRecord => ({ name: v.name, app: v.app ?? null, description: v.description ?? null });
-export const toInstance = (v: InstanceValue): InstanceRecord => ({
-  id: v.id,
-  service: v.service,
-  version: v.version,
-  endpoint: v.endpoint,
-  labels: v.labels ?? {},
-  weight: v.weight,
-  status: v.status,
-  registeredBy: v.registeredBy,
-  lastHeartbeat: v.lastHeartbeat,
-  ttl: v.ttl,
-});
-export const toRoute = (v: RouteValue): RouteRuleRecord => ({
-  id: v.id,
-  service: v.service,
-  precedence: v.precedence,
-  match: v.match ?? null,
-  route: v.route,
-  policy: v.policy ?? null,
-});
-export const toPolicy = (v: PolicyValue): PolicyRecord => ({ service: v.service, spec: v.spec as PolicySpec });
-export const toIngress = (v: IngressValue): IngressRuleRecord => ({
-  id: v.id,
-  host: v.host ?? null,
-  pathPrefix: v.pathPrefix ?? null,
-  pathRegex: v.pathRegex ?? null,
-  rewritePath: v.rewritePath ?? null,
-  service: v.service,
-  port: v.port ?? null,
-});
-export const toEgress = (v: EgressValue): EgressRuleRecord => ({ id: v.id, host: v.host, ports: v.ports, tls: !!v.tls, policy: v.policy ?? null });
 export const toEdge = (kind: EdgeKind, v: EdgeValue): IngressRuleRecord | EgressRuleRecord =>
   kind === 'ingress' ? toIngress(v as IngressValue) : toEgress(v as EgressValue);
+
 
 /** A leased instance's liveness is its lease: the data plane must not expire it by its own clock (see `state`). */
 const dataPlaneInstance = (v: InstanceValue): InstanceRecord => {

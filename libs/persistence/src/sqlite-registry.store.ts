@@ -41,29 +41,8 @@ import {
   writeQueueOf,
 } from './sqlite-faults';
 import { instanceRowFor } from './instance-registration';
+import { toEgress, toIngress, toInstance, toRoute, toService } from './row-mappers';
 import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
-
-const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
-const toInstance = (e: InstanceEntity): InstanceRecord => ({
-  id: e.id,
-  service: e.service,
-  version: e.version,
-  endpoint: e.endpoint,
-  labels: e.labels ?? {},
-  weight: e.weight,
-  status: e.status,
-  registeredBy: e.registeredBy,
-  lastHeartbeat: Number(e.lastHeartbeat),
-  ttl: e.ttl,
-});
-const toRoute = (e: RouteRuleEntity): RouteRuleRecord => ({
-  id: e.id,
-  service: e.service,
-  precedence: e.precedence,
-  match: e.match ?? null,
-  route: e.route,
-  policy: e.policy ?? null,
-});
 
 const toRevision = (r: RevisionEntity): RevisionRecord => ({
   id: r.id,
@@ -89,28 +68,8 @@ interface EdgeTable {
   toRecord(row: EdgeRow): IngressRuleRecord | EgressRuleRecord;
 }
 const EDGE: Record<EdgeRuleKind, EdgeTable> = {
-  ingress: {
-    entity: IngressRuleEntity,
-    toRecord: (row) => {
-      const e = row as IngressRuleEntity;
-      return {
-        id: e.id,
-        host: e.host ?? null,
-        pathPrefix: e.pathPrefix ?? null,
-        pathRegex: e.pathRegex ?? null,
-        rewritePath: e.rewritePath ?? null,
-        service: e.service,
-        port: e.port ?? null,
-      };
-    },
-  },
-  egress: {
-    entity: EgressRuleEntity,
-    toRecord: (row) => {
-      const e = row as EgressRuleEntity;
-      return { id: e.id, host: e.host, ports: e.ports, tls: !!e.tls, policy: e.policy ?? null };
-    },
-  },
+  ingress: { entity: IngressRuleEntity, toRecord: (row) => toIngress(row as IngressRuleEntity) },
+  egress: { entity: EgressRuleEntity, toRecord: (row) => toEgress(row as EgressRuleEntity) },
 };
 
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */

@@ -45,6 +45,14 @@ export class RegistryService implements OnModuleInit, OnApplicationShutdown {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
   }
 
+  /**
+   * The registry per service as last read (local writes included once they answered, other processes' within
+   * a poll): what GET /v1/services summarizes without reading every row again.
+   */
+  serviceSources(): IterableIterator<ServiceSource> {
+    return this.sources.values();
+  }
+
   /** Brings the snapshot up to the store; concurrent calls coalesce into at most one more pass. */
   refresh(): Promise<void> {
     if (this.rebuilding) {
