@@ -75,11 +75,10 @@ const EDGE: Record<EdgeRuleKind, EdgeTable> = {
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
 const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
 
-/** What a write touched, for the change log: services to re-read, the edge rules, or everything. */
+/** What a write touched, for the change log: services to re-read, or the edge rules. */
 interface Touched {
   services?: string[];
   edge?: boolean;
-  all?: boolean;
 }
 
 /**
@@ -91,6 +90,7 @@ const PRUNE_EVERY = 256;
 
 interface ChangeRow {
   seq: number;
+  /** 'all': the tables were rewritten wholesale (the etcd store's cache, registry-cache.ts). */
   kind: 'service' | 'heartbeat' | 'edge' | 'all';
   service: string | null;
   instance: string | null;
@@ -152,7 +152,6 @@ export class SqliteRegistryStore implements RegistryStore {
     const at = this.clock();
     const add = (kind: ChangeRow['kind'], service: string | null = null, instance: string | null = null, value: number | null = null) =>
       m.query(`INSERT INTO "registry_change" ("at", "kind", "service", "instance", "beat") VALUES (?, ?, ?, ?, ?)`, [at, kind, service, instance, value]);
-    if (t.all) await add('all');
     for (const name of new Set(t.services ?? [])) await add('service', name);
     if (t.edge) await add('edge');
     if (beat) await add('heartbeat', beat.service, beat.id, beat.at);
@@ -170,7 +169,7 @@ export class SqliteRegistryStore implements RegistryStore {
     let changes: ConfigDelta | null = null;
     if (!config) {
       const prev = (await m.query(`SELECT ("config" IS NOT NULL OR "changes" IS NOT NULL) AS chained FROM "revision" ORDER BY "id" DESC LIMIT 1`)) as Array<{ chained: number }>;
-      if (prev[0]?.chained && !touched.all) {
+      if (prev[0]?.chained) {
         changes = { services: {} };
         for (const name of new Set(touched.services ?? [])) changes.services[name] = configSliceOf(name, await this.sourceIn(m, name));
       } else {
@@ -239,7 +238,7 @@ export class SqliteRegistryStore implements RegistryStore {
     const rows = (await this.ds.query(`SELECT "seq", "kind", "service", "instance", "beat" FROM "registry_change" WHERE "seq" > ? ORDER BY "seq"`, [
       seq,
     ])) as ChangeRow[];
-    // Pruned past this reader, or a whole-config write: read everything.
+    // Pruned past this reader, or the tables rewritten wholesale: read everything.
     if ((rows.length > 0 && rows[0].seq !== seq + 1) || rows.some((r) => r.kind === 'all')) return null;
     const touched = new Set<string>();
     const beats = new Map<string, { service: string; id: string; lastHeartbeat: number }>();
