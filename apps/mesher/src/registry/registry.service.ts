@@ -8,8 +8,9 @@ import { REGISTRY_STORE } from '../tokens';
 /**
  * Control -> data, one way: reads the store, builds an immutable snapshot, swaps it in. After a local write,
  * when another process committed (polled change token), and when an instance's TTL runs out.
- * Incremental where the store keeps a change log (SQLite's table, etcd's watch journal): only the touched services are read and compiled,
- * every other entry is shared with the previous snapshot, and a heartbeat only moves its instance's expiry.
+ * Incremental where the store keeps a change log (SQLite's table, etcd's watch journal): only the touched
+ * services are read and compiled, every other entry is shared with the previous snapshot, and a heartbeat only
+ * moves its instance's expiry.
  * Everything is read again at start-up, after a store error, and when the change log no longer reaches back.
  */
 @Injectable()
