@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { configOf, type MeshConfig } from '@mesher/contracts';
 import { EtcdRegistryStore } from '@mesher/persistence';
 import { buildSnapshot, updateSnapshot, type RegistrySnapshot } from '@mesher/registry';
 import { etcdAvailable, startEtcd, type EtcdServer } from './support/etcd';
@@ -69,5 +70,41 @@ describe('incremental registry over etcd', { skip: etcdAvailable() ? false : 'et
     assert.equal(c3.services.size, 0);
     assert.deepEqual(c3.egress?.map((r) => r.id), ['eg']);
     assert.equal(await b.changesSince(-5), null, 'a position before the journal: read everything');
+  });
+
+  test('revisions are stored as deltas after the first and materialize to the config after each write', async () => {
+    const prefix = `/mesher-revisions-${process.pid}/`;
+    const a = await EtcdRegistryStore.open({ endpoints: [etcd.endpoint], prefix });
+    stores.push(a);
+    const seen = new Map<number, MeshConfig>();
+    const step = async (write: () => Promise<unknown>) => {
+      await write();
+      const { items } = await a.listRevisions(0, 1);
+      seen.set(items[0].id, configOf(await a.loadState()));
+    };
+    await step(() => a.createService({ name: 'cart', app: null, description: null }, 'api'));
+    for (let i = 0; i < 30; i++) await step(() => a.createService({ name: `filler-${i}`, app: null, description: 'x'.repeat(40) }, 'api'));
+    let id = '';
+    await step(async () => (id = (await a.registerInstance('cart', { endpoint: 'http://127.0.0.1:9001', version: '1.0.0' }, 'api')).id));
+    await step(() => a.updateInstance('cart', id, { weight: 7 }, 'api'));
+    await step(() => a.putPolicy('cart', { retry: { attempts: 2 } }, 'api'));
+    await step(() => a.createRoute({ service: 'cart', precedence: 1, match: null, route: [{ tags: { version: '1.0.0' }, weight: 1 }] }, 'api'));
+    await step(() => a.deleteService('filler-3', 'api'));
+    for (const [rev, cfg] of seen) assert.deepEqual((await a.getRevision(rev))!.config, cfg, `revision ${rev}`);
+    assert.equal(((await a.listRevisions(0, 1)).items[0] as { changes?: unknown }).changes, undefined, 'the delta stays internal');
+
+    // As stored (etcd's JSON gateway): the first holds the whole config, later ones only what they touched.
+    const raw = async (rev: number) => {
+      const res = await fetch(`${etcd.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(`${prefix}revisions/${String(rev).padStart(12, '0')}`).toString('base64') }) });
+      const body = (await res.json()) as { kvs: Array<{ value: string }> };
+      return Buffer.from(body.kvs[0].value, 'base64').toString();
+    };
+    const revs = [...seen.keys()];
+    assert.ok(JSON.parse(await raw(revs[0])).config);
+    const last = await raw(revs[revs.length - 1]);
+    assert.equal(JSON.parse(last).config, null);
+    assert.deepEqual(Object.keys(JSON.parse(last).changes.services), ['filler-3']);
+    assert.ok(last.length < 600, `${last.length} bytes`);
+    assert.ok(JSON.stringify(seen.get(revs[revs.length - 1])).length > 2_000);
   });
 });

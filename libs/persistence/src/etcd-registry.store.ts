@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
   AdminError,
+  applyConfigDeltas,
   configOf,
+  configSliceOf,
   diffConfig,
+  type ConfigDelta,
   type EgressRuleRecord,
   type IngressRuleRecord,
   type InstanceRecord,
@@ -79,6 +82,12 @@ const message = describeEtcdError;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const staticOf = (i: InstanceRecord) => [i.id, i.endpoint, i.version, i.labels, i.weight, i.status, i.ttl];
+
+/** A revision as kept in etcd: a whole config where a chain starts, else the touched services (`changes`). */
+type StoredRevision = RevisionRecord & { changes?: ConfigDelta | null };
+const publicRevision = ({ changes: _c, ...r }: StoredRevision): RevisionRecord => r;
+/** Revisions read per range while looking back for a full config. */
+const REVISION_PAGE = 200;
 
 /** Watch events kept for incremental readers; past it the older half is dropped (those readers read everything). */
 const JOURNAL_MAX = 20_000;
@@ -201,6 +210,8 @@ export class EtcdRegistryStore implements RegistryStore {
   private cacheWrite: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<{ rev: number; done: () => void }>();
   private stateMemo: RegistryState | null = null;
+  /** Newest revision known to hold a config or a delta on one (any this store writes does). */
+  private chainedUpTo = 0;
   /** What watch events touched, by change token: what changesSince hands out (bounded). */
   private journal: JournalEntry[] = [];
   /** Readers at or behind this token must read everything: a full sync or the cache replaced the model. */
@@ -599,7 +610,21 @@ export class EtcdRegistryStore implements RegistryStore {
         let revision: number | null = null;
         if (record) {
           revision = base.revisionCounter() + 1;
-          const rec: RevisionRecord = { id: revision, at: now, actor, summary, diff: out.diff ?? null, config: configOf(d.state()) };
+          // The touched services as they are after the write, not the whole config: at 10,000 instances that
+          // alone is larger than etcd takes in one request (1.5 MiB by default). A chain starts with a full one.
+          const chained = revision > 1 && (await this.revisionChained(revision - 1));
+          const delta: ConfigDelta = { services: {} };
+          if (chained) {
+            for (const c of changes) {
+              for (const t of touchedBy(c.key, c.before?.value, c.entry?.value)) {
+                if (t.service !== undefined) delta.services[t.service] = configSliceOf(t.service, d.source(t.service));
+              }
+            }
+          }
+          const rec: StoredRevision = {
+            ...{ id: revision, at: now, actor, summary, diff: out.diff ?? null },
+            ...(chained ? { config: null, changes: delta } : { config: configOf(d.state()), changes: null }),
+          };
           put(KEY.revision(revision), rec);
           put(KEY.revisionCounter, revision);
         }
@@ -607,6 +632,7 @@ export class EtcdRegistryStore implements RegistryStore {
         put(KEY.seq, { at: now, actor });
         const res = await this.client.kv.txn({ compare, success, failure: [] });
         if (res.succeeded) {
+          if (revision !== null) this.chainedUpTo = revision;
           leases.settle(changes);
           await this.caughtUp(Number(res.header.revision));
           return { result: out.result, revision };
@@ -893,7 +919,7 @@ export class EtcdRegistryStore implements RegistryStore {
         sort_order: SORT_DESCEND,
         sort_target: SORT_BY_KEY,
       });
-      return { total, items: res.kvs.map((kv) => JSON.parse(kv.value.toString()) as RevisionRecord) };
+      return { total, items: res.kvs.map((kv) => publicRevision(JSON.parse(kv.value.toString()) as StoredRevision)) };
     } catch (e) {
       throw toAdminError(e);
     }
@@ -902,11 +928,49 @@ export class EtcdRegistryStore implements RegistryStore {
   async getRevision(id: number): Promise<RevisionRecord | null> {
     if (!Number.isInteger(id) || id < 1) return null;
     try {
-      const kv = (await this.client.kv.range({ key: this.full(KEY.revision(id)) })).kvs[0];
-      return kv ? (JSON.parse(kv.value.toString()) as RevisionRecord) : null;
+      const r = await this.readRevision(id);
+      return r ? { ...publicRevision(r), config: await this.configAt(r) } : null;
     } catch (e) {
       throw toAdminError(e);
     }
+  }
+
+  private async readRevision(id: number): Promise<StoredRevision | null> {
+    const kv = (await this.client.kv.range({ key: this.full(KEY.revision(id)) })).kvs[0];
+    return kv ? (JSON.parse(kv.value.toString()) as StoredRevision) : null;
+  }
+
+  /** Whether revision `id` holds a config or a delta (revisions from before either was kept hold neither). */
+  private async revisionChained(id: number): Promise<boolean> {
+    if (id <= this.chainedUpTo) return true;
+    const r = await this.readRevision(id);
+    const chained = !!r && (!!r.config || !!r.changes);
+    if (chained) this.chainedUpTo = id;
+    return chained;
+  }
+
+  /** The whole config after a revision: kept in it, or the nearest earlier full one with the deltas since applied. */
+  private async configAt(r: StoredRevision): Promise<MeshConfig | null> {
+    if (r.config) return r.config;
+    if (!r.changes) return null;
+    const deltas: ConfigDelta[] = [r.changes];
+    // Backwards in pages until a revision with the whole config.
+    for (let hi = r.id - 1; hi >= 1; hi -= REVISION_PAGE) {
+      const lo = Math.max(1, hi - REVISION_PAGE + 1);
+      const res = await this.client.kv.range({
+        key: this.full(KEY.revision(lo)),
+        range_end: this.full(KEY.revision(hi + 1)),
+        sort_order: SORT_DESCEND,
+        sort_target: SORT_BY_KEY,
+      });
+      for (const kv of res.kvs) {
+        const prev = JSON.parse(kv.value.toString()) as StoredRevision;
+        if (prev.config) return applyConfigDeltas(prev.config, deltas.reverse());
+        if (!prev.changes) return null;
+        deltas.push(prev.changes);
+      }
+    }
+    return null;
   }
 
   async replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
