@@ -584,7 +584,10 @@ export class EtcdRegistryStore implements RegistryStore {
     const leases = new LeaseGrants(this.client);
     try {
       for (let attempt = 1; ; attempt++) {
-        const base = new RegistryModel((await this.readAll()).entries);
+        // First from memory (a copy: watch events change the model in place): the guards on the touched keys and
+        // meta/seq turn a stale copy into a failed transaction, and the retry reads etcd. Reading every key on
+        // every write costs as much as the registry is large.
+        const base = new RegistryModel(attempt === 1 ? new Map(this.model.entries) : (await this.readAll()).entries);
         const d = new Draft(base);
         const out = await fn(d, leases);
         if (out.skip) {
