@@ -75,12 +75,12 @@ describe('incremental registry: every write reaches routing, locally and through
   });
 
   test('heartbeats through the admin API keep a TTL instance routable in the other Mesher; without them it leaves', async () => {
-    const reg = await api(a.admin, 'POST', '/v1/services/beat/instances', { endpoint: v1.url, ttl: 2 });
+    const reg = await api(a.admin, 'POST', '/v1/services/beat/instances', { endpoint: v1.url, ttl: 3 });
     assert.equal(reg.status, 201, reg.body);
     const id = reg.json<{ id: string }>().id;
     await eventually('routable through B', async () => String((await viaProxy(b.proxy, 'GET', 'http://beat/x')).status), (s) => s === '200');
-    // 4 s of heartbeats every 250 ms: twice the TTL, so only the heartbeats keep it routable.
-    const end = Date.now() + 4000;
+    // 5 s of heartbeats every 250 ms: longer than the 3 s TTL, so only the heartbeats keep it routable.
+    const end = Date.now() + 5000;
     let failures = 0;
     let requests = 0;
     while (Date.now() < end) {

@@ -91,12 +91,12 @@ describe('RegistryService: incremental updates from the SQLite change log', () =
   test('heartbeats move the expiry and rebuild nothing; without them the instance leaves routing, alone', async () => {
     const { dir, store, holder, registry, swaps } = await setup(10);
     const beater = await storeAt(dir); // heartbeats from another process, as a sidecar sharing the file sends them
-    await store.registerInstance('ttl-svc', { id: 't-1', endpoint: 'http://127.0.0.1:9300', ttl: 2 }, 'api');
+    await store.registerInstance('ttl-svc', { id: 't-1', endpoint: 'http://127.0.0.1:9300', ttl: 3 }, 'api');
     await registry.refresh();
     const s1 = holder.current;
     const before = swaps();
-    // 3 s of heartbeats every 200 ms: longer than the 2 s TTL, so only the heartbeats keep it in routing.
-    const end = Date.now() + 3000;
+    // 4 s of heartbeats every 200 ms: longer than the 3 s TTL, so only the heartbeats keep it in routing.
+    const end = Date.now() + 4000;
     let beats = 0;
     while (Date.now() < end) {
       await beater.heartbeat('ttl-svc', 't-1');
