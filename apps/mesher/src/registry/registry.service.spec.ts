@@ -121,6 +121,23 @@ describe('RegistryService: incremental updates from the SQLite change log', () =
     shared(s2, holder.current, ['ttl-svc']);
   });
 
+  test("a sibling's heartbeat arriving after an instance ran out (timer not yet run) does not keep it in routing", async () => {
+    const { store, holder, registry } = await setup(3);
+    await store.registerInstance('pair', { id: 'short', endpoint: 'http://127.0.0.1:9400', ttl: 1 }, 'api');
+    await store.registerInstance('pair', { id: 'long', endpoint: 'http://127.0.0.1:9401', ttl: 30 }, 'api');
+    await registry.refresh();
+    const entry = () => holder.current.services.get('pair')!.instances.map((i) => i.id);
+    assert.deepEqual(entry(), ['long', 'short']);
+    // Hold the event loop past the short TTL, so the heartbeat below is applied before the expiry timer runs.
+    const until = Date.now() + 1300;
+    while (Date.now() < until) {
+      // busy: a stalled event loop, on purpose
+    }
+    await store.heartbeat('pair', 'long');
+    await registry.refresh();
+    await waitFor('the expired instance out of routing', () => entry().join() === 'long', 5000);
+  });
+
   test('a whole-config write (apply, rollback) touches only the services it changes; the result equals a full build', async () => {
     const { store, holder, registry } = await setup(8);
     const s1 = holder.current;

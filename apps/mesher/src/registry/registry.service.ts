@@ -121,9 +121,10 @@ export class RegistryService implements OnModuleInit, OnApplicationShutdown {
       instances[at] = { ...prev, lastHeartbeat: b.lastHeartbeat };
       const next = { ...src, instances };
       this.sources.set(b.service, next);
-      // Only an instance coming back into routing needs a new entry; otherwise just the expiry moves.
+      // Only an instance coming back into routing needs a new entry; otherwise just the expiry moves, unless it
+      // is already due (a sibling ran out and the timer has yet to fire): then the timer's rebuild recomputes it.
       if (isRoutable(prev, now) !== isRoutable(instances[at], now)) rebuild.set(b.service, next);
-      else this.expiry.set(b.service, routableExpiry(instances, now));
+      else if ((this.expiry.get(b.service) ?? Infinity) > now) this.expiry.set(b.service, routableExpiry(instances, now));
     }
     const cur = this.holder.current;
     if (rebuild.size > 0 || c.ingress || c.egress || c.revision !== cur.revision) {
