@@ -72,7 +72,9 @@ function writeToSqlite(dbFile, state) {
     );
     const insRoute = db.prepare('INSERT INTO "route_rule" ("id", "service", "precedence", "match", "route", "policy", "createdAt") VALUES (?, ?, ?, ?, ?, ?, ?)');
     const insPolicy = db.prepare('INSERT INTO "policy" ("service", "spec", "updatedAt") VALUES (?, ?, ?)');
-    const insRevision = db.prepare('INSERT INTO "revision" ("at", "actor", "summary", "diff") VALUES (?, ?, ?, ?)');
+    // The revision carries the whole config, as one written by a config apply would: later admin writes
+    // store only their change against it (without it, the first write would have to start the chain).
+    const insRevision = db.prepare('INSERT INTO "revision" ("at", "actor", "summary", "diff", "config") VALUES (?, ?, ?, ?, ?)');
     db.transaction(() => {
       for (const s of state.services) insService.run(s.name, s.app, s.description, now);
       for (const i of state.instances) {
@@ -80,7 +82,8 @@ function writeToSqlite(dbFile, state) {
       }
       for (const r of state.routes) insRoute.run(r.id, r.service, r.precedence, r.match ? JSON.stringify(r.match) : null, JSON.stringify(r.route), r.policy ? JSON.stringify(r.policy) : null, now);
       for (const p of state.policies) insPolicy.run(p.service, JSON.stringify(p.spec), now);
-      insRevision.run(now, 'bench', `bench: ${state.services.length} services, ${state.instances.length} instances, ${state.routes.length} routes`, null);
+      const config = JSON.stringify(require('@mesher/contracts').configOf(state));
+      insRevision.run(now, 'bench', `bench: ${state.services.length} services, ${state.instances.length} instances, ${state.routes.length} routes`, null, config);
     })();
   } finally {
     db.close();

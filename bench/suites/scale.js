@@ -4,9 +4,12 @@
 //     cost of service lookup + route match + balancer pick (ns/op), against a one-service registry;
 //  b) real Mesher processes: one loaded with that registry (rows written straight into its SQLite
 //     file), one with only the bench service; throughput at fixed concurrency, alternating; and the
-//     p99 at a fixed rate while admin writes force full snapshot rebuilds.
+//     p99 at a fixed rate during one admin write per second (each an incremental update).
+const fs = require('node:fs');
 const path = require('node:path');
-const { buildSnapshot } = require('@mesher/registry');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { sourcesOf } = require('@mesher/contracts');
+const { buildSnapshot, updateSnapshot } = require('@mesher/registry');
 const { RuntimeTable } = require('@mesher/proxy-core');
 const { cpuMs, retryOnce, rssBytes, sleep } = require('../lib/procs');
 const { fixedConcurrency, fixedRate, loadTool } = require('../lib/load');
@@ -92,6 +95,23 @@ function inProcess(o, log) {
   }
   log(`  snapshot build: median ${fmt(median(builds))} ms of ${builds.length}; runtime sync: first ${fmt(firstSync)} ms, later ${fmt(median(resyncs))} ms`);
 
+  // What an admin write costs instead: one service recompiled, every other entry shared, runtimes synced.
+  const sources = sourcesOf(state);
+  const updates = [];
+  const updateSyncs = [];
+  let cur = buildSnapshot(state, now);
+  rt.sync(cur, now);
+  for (let i = 0; i < 21; i++) {
+    const name = svcName(i * 97);
+    const src = sources.get(name);
+    const changed = { ...src, instances: [...src.instances, { ...src.instances[0], id: `${name}-extra-${i}`, endpoint: `http://10.254.0.${i}:8080` }] };
+    let next;
+    updates.push(timeMs(() => (next = updateSnapshot(cur, { revision: cur.revision + 1, services: new Map([[name, changed]]) }, now))));
+    updateSyncs.push(timeMs(() => rt.sync(next, now)));
+    cur = next;
+  }
+  log(`  incremental update of one service: median ${fmt(median(updates), 3)} ms, then runtime sync ${fmt(median(updateSyncs), 3)} ms`);
+
   const iterations = o.quick ? 300_000 : 2_000_000;
   const all = requestMix((r) => svcName(Math.floor(r() * SIZE.services)), 4096);
   const ruled = requestMix((r) => svcName(Math.floor(r() * (SIZE.rules / 2))), 4096);
@@ -106,7 +126,7 @@ function inProcess(o, log) {
     one: decideCost(oneSnap, oneReqs, iterations),
   };
   log(`  decide+pick: large mixed ${fmt(cost.big, 0)} ns/op, with rules ${fmt(cost.bigRuled, 0)}, without ${fmt(cost.bigUnruled, 0)}, one-service ${fmt(cost.one, 0)}`);
-  return { builds, firstSync, resyncs, cost, iterations };
+  return { builds, firstSync, resyncs, updates, updateSyncs, cost, iterations };
 }
 
 /** Starts a Mesher once (so its migrations create the schema), stops it, writes the big registry in. */
@@ -128,22 +148,61 @@ async function prepareBigDataDir(upstream) {
   return m.dataDir;
 }
 
-/** How long the SQLite store takes to read the whole large registry back (what every rebuild does first). */
-async function storeReloadMs(dataDir) {
+const asyncMs = async (fn) => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+
+/**
+ * The store side, in the bench process on a copy of the large database: a full read (start-up, or a reader
+ * the change log no longer reaches), an admin write (transaction + revision delta + change log) and reading
+ * it back incrementally (what the Mesher does before it answers), and a whole-config apply changing one service.
+ */
+async function storeCosts(dataDir) {
   const { openDataSource, SqliteRegistryStore } = require('@mesher/persistence');
-  const ds = await openDataSource(dataDir);
+  const { configOf } = require('@mesher/contracts');
+  const copy = fs.mkdtempSync(path.join(path.dirname(dataDir), 'scale-store-'));
+  fs.copyFileSync(path.join(dataDir, 'mesher.db'), path.join(copy, 'mesher.db'));
+  const ds = await openDataSource(copy);
   try {
     const store = new SqliteRegistryStore(ds);
     await store.loadState(); // warm-up
-    const times = [];
-    for (let i = 0; i < 5; i++) {
+    const reload = [];
+    for (let i = 0; i < 5; i++) reload.push(await asyncMs(() => store.loadState()));
+    const write = [];
+    const readBack = [];
+    const whole = [];
+    let seq = await store.changeSeq();
+    let snap = buildSnapshot(await store.loadState(), Date.now());
+    const rt = new RuntimeTable();
+    rt.sync(snap, Date.now());
+    // better-sqlite3 answers synchronously, so a write with its update never yields: one block on the event loop.
+    // The delay monitor sees each block alone (writes 20 ms apart): its max is the longest stall a write causes.
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    for (let n = 0; n < 21; n++) {
       const t0 = process.hrtime.bigint();
-      await store.loadState();
-      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      write.push(await asyncMs(() => store.registerInstance(svcName(n * 89), { endpoint: `http://10.253.${n >> 8}.${n & 255}:9090` }, 'api')));
+      let c;
+      readBack.push(await asyncMs(async () => (c = await store.changesSince(seq))));
+      seq = c.seq;
+      snap = updateSnapshot(snap, { revision: c.revision, services: c.services }, Date.now());
+      rt.sync(snap, Date.now());
+      whole.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await sleep(20);
     }
-    return median(times);
+    delay.disable();
+    rt.close();
+    const state = await store.loadState();
+    const cfg = configOf(state);
+    cfg.services[0] = { ...cfg.services[0], description: 'applied by the bench' };
+    // Apply and rollback compare every service in the store, then write (and readers re-read) only those that differ.
+    const apply = await asyncMs(() => store.replaceConfig(cfg, 'bench', 'bench apply'));
+    return { reloadMs: median(reload), writeMs: median(write), readBackMs: median(readBack), wholeMs: median(whole), stallMaxMs: delay.max / 1e6, applyMs: apply };
   } finally {
     await ds.destroy();
+    fs.rmSync(copy, { recursive: true, force: true });
   }
 }
 
@@ -153,8 +212,12 @@ async function processes(o, log) {
   let big;
   try {
     const dataDir = await retryOnce(() => prepareBigDataDir(upstream), log);
-    const reloadMs = await storeReloadMs(dataDir);
-    log(`  store reload (SqliteRegistryStore.loadState) of the large registry: median ${fmt(reloadMs, 0)} ms of 5`);
+    const store = await storeCosts(dataDir);
+    log(
+      `  store: full read ${fmt(store.reloadMs, 0)} ms, admin write ${fmt(store.writeMs, 2)} ms + incremental read-back ${fmt(store.readBackMs, 2)} ms ` +
+        `(with the snapshot update and runtime sync ${fmt(store.wholeMs, 2)} ms; longest event-loop stall ${fmt(store.stallMaxMs, 1)} ms), ` +
+        `whole-config apply (one service changed) ${fmt(store.applyMs, 0)} ms`,
+    );
     let t0 = Date.now();
     small = await retryOnce(() => T.startMesherOneHop(upstream), log);
     const smallStartMs = Date.now() - t0;
@@ -184,7 +247,7 @@ async function processes(o, log) {
       }
     }
 
-    // Rebuilds under load: an admin write every second; each one reloads the store and rebuilds.
+    // Writes under load: an admin write every second, each answered after its incremental update.
     const rateOpts = { host: 'bench', rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) };
     const direct = await fixedRate({ ...rateOpts, url: upstream.url, host: null });
     const quiet = await fixedRate({ ...rateOpts, url: big.url });
@@ -204,8 +267,8 @@ async function processes(o, log) {
     stop = true;
     await writer;
     const loadRss = rssBytes(big.pids[0]);
-    log(`  @${o.rate}/s: direct p99 ${fmt(direct.p99, 3)} ms, big quiet p99 ${fmt(quiet.p99, 3)}, big with ${writeMs.length} rebuilds p99 ${fmt(busy.p99, 3)} (writes took median ${fmt(median(writeMs), 0)} ms)`);
-    return { res, idle, loadRss, smallStartMs, bigStartMs, direct, quiet, busy, writeMs, reloadMs };
+    log(`  @${o.rate}/s: direct p99 ${fmt(direct.p99, 3)} ms, big quiet p99 ${fmt(quiet.p99, 3)}, big with ${writeMs.length} writes p99 ${fmt(busy.p99, 3)} (writes took median ${fmt(median(writeMs), 0)} ms)`);
+    return { res, idle, loadRss, smallStartMs, bigStartMs, direct, quiet, busy, writeMs, store };
   } finally {
     await small?.stop();
     await big?.stop();
@@ -233,6 +296,8 @@ async function runScale(o, log) {
       [
         ['buildSnapshot (median of 9)', `${fmt(build)} ms (min ${fmt(Math.min(...ip.builds))}, max ${fmt(Math.max(...ip.builds))})`],
         ['RuntimeTable.sync, first / after a rebuild', `${fmt(ip.firstSync)} ms / ${fmt(median(ip.resyncs))} ms`],
+        ['updateSnapshot, one service changed (median of 21)', `${fmt(median(ip.updates), 3)} ms (max ${fmt(Math.max(...ip.updates), 3)})`],
+        ['RuntimeTable.sync after it', `${fmt(median(ip.updateSyncs), 3)} ms (max ${fmt(Math.max(...ip.updateSyncs), 3)})`],
         ['lookup + decideRoute + balancer pick, mixed traffic', `${fmt(ip.cost.big, 0)} ns/op`],
         ['same, services with 2 rules (header + path prefix)', `${fmt(ip.cost.bigRuled, 0)} ns/op`],
         ['same, services without rules', `${fmt(ip.cost.bigUnruled, 0)} ns/op`],
@@ -257,21 +322,25 @@ async function runScale(o, log) {
       [
         ['direct to upstream', fmt(pr.direct.p50, 3), fmt(pr.direct.p99, 3), fmt(pr.direct.max, 1), '-', String(pr.direct.errors)],
         ['no registry writes', fmt(pr.quiet.p50, 3), fmt(pr.quiet.p99, 3), fmt(pr.quiet.max, 1), fmt(pr.quiet.p99 - pr.direct.p99, 3), String(pr.quiet.errors)],
-        [`one admin write per second (${pr.writeMs.length} rebuilds)`, fmt(pr.busy.p50, 3), fmt(pr.busy.p99, 3), fmt(pr.busy.max, 1), fmt(pr.busy.p99 - pr.direct.p99, 3), String(pr.busy.errors)],
+        [`one admin write per second (${pr.writeMs.length} writes)`, fmt(pr.busy.p50, 3), fmt(pr.busy.p99, 3), fmt(pr.busy.max, 1), fmt(pr.busy.p99 - pr.direct.p99, 3), String(pr.busy.errors)],
       ],
     ),
     '',
-    `Each admin write (POST an instance) answers after the store write, a full reload of the registry and the rebuild: ` +
-      `median ${fmt(median(pr.writeMs), 0)} ms, max ${fmt(Math.max(...pr.writeMs), 0)} ms. The reload alone ` +
-      `(SqliteRegistryStore.loadState through TypeORM, measured in the bench process) takes ${fmt(pr.reloadMs, 0)} ms; ` +
-      `all of it runs on the proxy's event loop. RSS after: ${mb(pr.loadRss)} MB.`,
+    `Each admin write (POST an instance, measured by the client) answers after the store write (revision delta + change log) ` +
+      `and the incremental update (the touched service re-read and recompiled, runtimes synced): median ${fmt(median(pr.writeMs), 1)} ms, ` +
+      `max ${fmt(Math.max(...pr.writeMs), 1)} ms. In the bench process on a copy of the database: the store write ${fmt(pr.store.writeMs, 2)} ms, ` +
+      `reading the change back ${fmt(pr.store.readBackMs, 2)} ms, all of it with the snapshot update and runtime sync ${fmt(pr.store.wholeMs, 2)} ms ` +
+      `(median of 21; the longest event-loop stall among them ${fmt(pr.store.stallMaxMs, 1)} ms). A full read (start-up, or a reader the change log no longer reaches) takes ` +
+      `${fmt(pr.store.reloadMs, 0)} ms; a whole-config apply (PUT /v1/config, rollback) changing one service ${fmt(pr.store.applyMs, 0)} ms in the store ` +
+      `(it compares every service), followed by an incremental update. RSS after: ${mb(pr.loadRss)} MB.`,
     '',
     '### Targets (scale)',
     '',
     `- large registry costs < 10% throughput: req/s ${ratio(rps('big'), rps('small'))} of the one-service Mesher's, a cost of ${(cost * 100).toFixed(1)}% ` +
       `(${cost < 0.1 ? 'met' : 'NOT met'}; negative = noise larger than the cost); CPU per request ${ratio(cpu('big'), cpu('small'))}`,
-    `- snapshot rebuild < 200 ms: buildSnapshot ${fmt(build)} ms (${build < 200 ? 'met' : 'NOT met'}); but store reload + build + swap in the process ~${fmt(median(pr.writeMs), 0)} ms per admin write (reload alone ${fmt(pr.reloadMs, 0)} ms)`,
-    `- p99 during rebuilds: ${fmt(pr.busy.p99, 3)} ms, ${fmt(pr.busy.p99 - pr.direct.p99, 3)} ms over direct, ${pr.busy.errors} errors ` +
+    `- snapshot rebuild < 200 ms: full buildSnapshot ${fmt(build)} ms, full read + build ${fmt(pr.store.reloadMs + build, 0)} ms ` +
+      `(${pr.store.reloadMs + build < 200 ? 'met' : 'NOT met'}); per admin write ${fmt(median(ip.updates), 3)} ms incremental, ${fmt(median(pr.writeMs), 1)} ms answer time`,
+    `- p99 during one admin write per second: ${fmt(pr.busy.p99, 3)} ms, ${fmt(pr.busy.p99 - pr.direct.p99, 3)} ms over direct, ${pr.busy.errors} errors ` +
       `(target <= 5 ms: ${pr.busy.p99 - pr.direct.p99 <= 5 && pr.busy.errors === 0 ? 'met' : 'NOT met'})`,
   ].join('\n');
   return { text };

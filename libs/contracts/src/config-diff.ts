@@ -23,7 +23,7 @@ function objects(c: MeshConfig): Map<string, { kind: ConfigObjectKind; key: stri
 }
 
 /** Key order does not matter: JSON with sorted keys. */
-function canonical(v: unknown): string {
+export function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
     x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
   );

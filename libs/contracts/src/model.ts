@@ -194,6 +194,14 @@ export interface MeshConfig {
 export function configOf(state: Pick<RegistryState, 'services' | 'instances' | 'routes' | 'policies'>): MeshConfig {
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  // Grouped once: filtering every instance per service is quadratic (seconds at 10,000 instances).
+  const staticOf = new Map<string, InstanceRecord[]>();
+  for (const i of state.instances) {
+    if (i.registeredBy.startsWith('sidecar:')) continue;
+    let list = staticOf.get(i.service);
+    if (!list) staticOf.set(i.service, (list = []));
+    list.push(i);
+  }
   return {
     services: state.services
       .slice()
@@ -202,8 +210,8 @@ export function configOf(state: Pick<RegistryState, 'services' | 'instances' | '
         name: s.name,
         app: s.app,
         description: s.description,
-        instances: state.instances
-          .filter((i) => i.service === s.name && !i.registeredBy.startsWith('sidecar:'))
+        instances: (staticOf.get(s.name) ?? [])
+          .slice()
           .sort(byId)
           .map((i) => ({ id: i.id, endpoint: i.endpoint, version: i.version, labels: i.labels, weight: i.weight, status: i.status, ttl: i.ttl })),
       })),

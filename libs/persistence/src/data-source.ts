@@ -12,11 +12,12 @@ import { Initial1764000000000 } from './migrations/1764000000000-initial.migrati
 import { TrafficRollup1764000000001 } from './migrations/1764000000001-traffic-rollup.migration';
 import { RevisionConfig1764000000002 } from './migrations/1764000000002-revision-config.migration';
 import { EdgeRules1764000000003 } from './migrations/1764000000003-edge-rules.migration';
+import { RegistryChange1764000000004 } from './migrations/1764000000004-registry-change.migration';
 import { EgressRuleEntity } from './entities/egress-rule.entity';
 import { IngressRuleEntity } from './entities/ingress-rule.entity';
 
 export const ENTITIES = [ServiceEntity, InstanceEntity, RouteRuleEntity, PolicyEntity, RevisionEntity, TrafficRollupEntity, IngressRuleEntity, EgressRuleEntity];
-export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002, EdgeRules1764000000003];
+export const MIGRATIONS = [Initial1764000000000, TrafficRollup1764000000001, RevisionConfig1764000000002, EdgeRules1764000000003, RegistryChange1764000000004];
 
 const BOOT_BUSY_TIMEOUT_MS = 5000;
 

@@ -8,7 +8,11 @@ import {
   type RegistryState,
   type RouteRuleRecord,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
+import { toEgress, toIngress, toInstance, toPolicy, toRoute, toService } from './row-mappers';
+
+export { toEgress, toIngress, toInstance, toPolicy, toRoute, toService };
 
 /**
  * The registry as etcd keys (relative to the store's prefix), one JSON value per key:
@@ -82,40 +86,15 @@ export function isWellFormed(key: string, v: unknown): boolean {
   return false;
 }
 
-export const toService = (v: ServiceValue): ServiceRecord => ({ name: v.name, app: v.app ?? null, description: v.description ?? null });
-export const toInstance = (v: InstanceValue): InstanceRecord => ({
-  id: v.id,
-  service: v.service,
-  version: v.version,
-  endpoint: v.endpoint,
-  labels: v.labels ?? {},
-  weight: v.weight,
-  status: v.status,
-  registeredBy: v.registeredBy,
-  lastHeartbeat: v.lastHeartbeat,
-  ttl: v.ttl,
-});
-export const toRoute = (v: RouteValue): RouteRuleRecord => ({
-  id: v.id,
-  service: v.service,
-  precedence: v.precedence,
-  match: v.match ?? null,
-  route: v.route,
-  policy: v.policy ?? null,
-});
-export const toPolicy = (v: PolicyValue): PolicyRecord => ({ service: v.service, spec: v.spec as PolicySpec });
-export const toIngress = (v: IngressValue): IngressRuleRecord => ({
-  id: v.id,
-  host: v.host ?? null,
-  pathPrefix: v.pathPrefix ?? null,
-  pathRegex: v.pathRegex ?? null,
-  rewritePath: v.rewritePath ?? null,
-  service: v.service,
-  port: v.port ?? null,
-});
-export const toEgress = (v: EgressValue): EgressRuleRecord => ({ id: v.id, host: v.host, ports: v.ports, tls: !!v.tls, policy: v.policy ?? null });
 export const toEdge = (kind: EdgeKind, v: EdgeValue): IngressRuleRecord | EgressRuleRecord =>
   kind === 'ingress' ? toIngress(v as IngressValue) : toEgress(v as EgressValue);
+
+
+/** A leased instance's liveness is its lease: the data plane must not expire it by its own clock (see `state`). */
+const dataPlaneInstance = (v: InstanceValue): InstanceRecord => {
+  const r = toInstance(v);
+  return isLeased(r) ? { ...r, ttl: 0 } : r;
+};
 
 const byCreated = (a: { createdAt: number; id: string }, b: { createdAt: number; id: string }) =>
   a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -195,15 +174,20 @@ export class RegistryModel {
   state(dataPlane = false): Omit<RegistryState, 'revision'> {
     return {
       services: this.services().map(toService),
-      instances: this.instances().map((v) => {
-        const r = toInstance(v);
-        return dataPlane && isLeased(r) ? { ...r, ttl: 0 } : r;
-      }),
+      instances: this.instances().map((v) => (dataPlane ? dataPlaneInstance(v) : toInstance(v))),
       routes: this.routes().map(toRoute),
       policies: this.policies().map(toPolicy),
       ingress: this.edgeRules('ingress').map((v) => toIngress(v as IngressValue)),
       egress: this.edgeRules('egress').map((v) => toEgress(v as EgressValue)),
     };
+  }
+
+  /** One service as the data plane sees it (like `state(true)`), for incremental updates; null when it is gone. */
+  source(name: string): ServiceSource | null {
+    const svc = this.service(name);
+    if (!svc) return null;
+    const policy = this.policy(name);
+    return { record: toService(svc), instances: this.instances(name).map(dataPlaneInstance), routes: this.routes(name).map(toRoute), policy: policy ? toPolicy(policy).spec : null };
   }
 
   requireService(name: string, field?: string): ServiceValue {

@@ -2,15 +2,22 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
   AdminError,
+  applyConfigDeltas,
   configOf,
+  configSliceOf,
   diffConfig,
+  type ConfigDelta,
+  type EgressRuleRecord,
+  type IngressRuleRecord,
   type InstanceRecord,
   type MeshConfig,
   type PolicyRecord,
   type PolicySpec,
+  type RegistryChanges,
   type RegistryState,
   type RouteRuleRecord,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 import type { Etcd3, ICompare, IRequestOp, IWatchResponse, Watcher } from 'etcd3';
 import { createEtcdClient, describeEtcdError, type EtcdRejectionReason, isRecoverable, isUnreachable, rejectionOf, toAdminError } from './etcd-client';
@@ -75,6 +82,45 @@ const message = (e: unknown) => rejectionOf(e)?.message ?? describeEtcdError(e);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const staticOf = (i: InstanceRecord) => [i.id, i.endpoint, i.version, i.labels, i.weight, i.status, i.ttl];
+
+/** A revision as kept in etcd: a whole config where a chain starts, else the touched services (`changes`). */
+type StoredRevision = RevisionRecord & { changes?: ConfigDelta | null };
+const publicRevision = ({ changes: _c, ...r }: StoredRevision): RevisionRecord => r;
+/** Revisions read per range while looking back for a full config. */
+const REVISION_PAGE = 200;
+
+/** Watch events kept for incremental readers; past it the older half is dropped (those readers read everything). */
+const JOURNAL_MAX = 20_000;
+
+/** One thing a watch event changed: a service to re-read, the edge rules, or only an instance's heartbeat. */
+interface JournalEntry {
+  token: number;
+  service?: string;
+  edge?: true;
+  beat?: { service: string; id: string; lastHeartbeat: number };
+}
+
+/** What a change of key `rel` from `prev` to `next` (undefined: absent) means for the data plane. */
+function touchedBy(rel: string, prev: unknown, next: unknown): Array<Omit<JournalEntry, 'token'>> {
+  const p = prev as { service?: string; name?: string } | undefined;
+  const n = next as { service?: string; name?: string } | undefined;
+  if (rel.startsWith('ingress/') || rel.startsWith('egress/')) return [{ edge: true }];
+  if (rel.startsWith('services/')) {
+    const name = (n ?? p)?.name;
+    return typeof name === 'string' ? [{ service: name }] : [];
+  }
+  if (rel.startsWith('instances/')) {
+    const a = prev as InstanceValue | undefined;
+    const b = next as InstanceValue | undefined;
+    if (a && b && a.service === b.service && sameJson({ ...a, lastHeartbeat: 0 }, { ...b, lastHeartbeat: 0 })) {
+      return [{ beat: { service: b.service, id: b.id, lastHeartbeat: b.lastHeartbeat } }];
+    }
+  }
+  if (rel.startsWith('instances/') || rel.startsWith('routes/') || rel.startsWith('policies/')) {
+    return [...new Set([p?.service, n?.service])].filter((x): x is string => typeof x === 'string').map((service) => ({ service }));
+  }
+  return [];
+}
 
 /** End of the key range that starts with `p` (etcd's prefix convention). */
 function prefixEnd(p: string): Buffer {
@@ -177,6 +223,12 @@ export class EtcdRegistryStore implements RegistryStore {
   private cacheWrite: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<{ rev: number; done: () => void }>();
   private stateMemo: RegistryState | null = null;
+  /** Newest revision known to hold a config or a delta on one (any this store writes does). */
+  private chainedUpTo = 0;
+  /** What watch events touched, by change token: what changesSince hands out (bounded). */
+  private journal: JournalEntry[] = [];
+  /** Readers at or behind this token must read everything: a full sync or the cache replaced the model. */
+  private journalFloor = 0;
   private closed = false;
 
   private constructor(o: EtcdRegistryOptions) {
@@ -237,6 +289,41 @@ export class EtcdRegistryStore implements RegistryStore {
 
   async changeToken(): Promise<number> {
     return this.token;
+  }
+
+  async changeSeq(): Promise<number> {
+    return this.token;
+  }
+
+  async changesSince(seq: number): Promise<RegistryChanges | null> {
+    if (seq < this.journalFloor || seq > this.token) return null;
+    const services = new Map<string, ServiceSource | null>();
+    const beats = new Map<string, { service: string; id: string; lastHeartbeat: number }>();
+    let edge = false;
+    for (const j of this.journal) {
+      if (j.token <= seq) continue;
+      if (j.service !== undefined) services.set(j.service, null);
+      if (j.edge) edge = true;
+      if (j.beat) beats.set(j.beat.id, j.beat);
+    }
+    for (const name of services.keys()) services.set(name, this.model.source(name));
+    const out: RegistryChanges = {
+      seq: this.token,
+      revision: this.model.revisionCounter(),
+      services,
+      heartbeats: [...beats.values()].filter((b) => !services.has(b.service)),
+    };
+    if (edge) {
+      out.ingress = this.model.edgeRules('ingress').map((v) => toEdge('ingress', v) as IngressRuleRecord);
+      out.egress = this.model.edgeRules('egress').map((v) => toEdge('egress', v) as EgressRuleRecord);
+    }
+    return out;
+  }
+
+  /** Starts the journal afresh: everything before `token` is only in a full read. */
+  private resetJournal(): void {
+    this.journal = [];
+    this.journalFloor = this.token;
   }
 
   async ping(): Promise<void> {
@@ -328,6 +415,7 @@ export class EtcdRegistryStore implements RegistryStore {
     this.syncRevision = this.etcdRevision = revision;
     this.source = 'etcd';
     this.changed();
+    this.resetJournal();
     const w = this.client.watch().prefix(this.prefix).startRevision(String(revision + 1)).watcher();
     this.watcher = w;
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.applyWatch(res));
@@ -350,6 +438,7 @@ export class EtcdRegistryStore implements RegistryStore {
 
   private applyWatch(res: IWatchResponse): void {
     let changed = false;
+    const touched: Array<Omit<JournalEntry, 'token'>> = [];
     for (const ev of res.events) {
       const mod = Number(ev.kv.mod_revision);
       if (mod <= this.syncRevision) continue;
@@ -357,14 +446,22 @@ export class EtcdRegistryStore implements RegistryStore {
       const rel = ev.kv.key.toString().slice(this.prefix.length);
       if (!STATE_GROUPS.some((g) => rel.startsWith(g))) continue;
       const value = ev.type === 'Delete' ? undefined : this.parse(rel, ev.kv.value);
+      const prev = this.model.entries.get(rel)?.value;
       if (value === undefined) changed = this.model.entries.delete(rel) || changed;
       else {
         this.model.entries.set(rel, { value, mod, lease: String(ev.kv.lease ?? '0') });
         changed = true;
       }
+      touched.push(...touchedBy(rel, prev, value));
     }
-    if (changed) this.changed();
-    else this.wakeWaiters();
+    if (changed) {
+      this.changed();
+      for (const t of touched) this.journal.push({ token: this.token, ...t });
+      if (this.journal.length > JOURNAL_MAX) {
+        const dropped = this.journal.splice(0, this.journal.length - JOURNAL_MAX / 2);
+        this.journalFloor = dropped[dropped.length - 1].token;
+      }
+    } else this.wakeWaiters();
   }
 
   private changed(): void {
@@ -461,6 +558,7 @@ export class EtcdRegistryStore implements RegistryStore {
       this.source = entries.size > 0 ? 'cache' : 'empty';
       this.token++;
       this.stateMemo = null;
+      this.resetJournal();
     } catch (e) {
       this.log('warn', `could not read the local registry cache: ${message(e)}`);
     }
@@ -512,7 +610,10 @@ export class EtcdRegistryStore implements RegistryStore {
     const leases = new LeaseGrants(this.client);
     try {
       for (let attempt = 1; ; attempt++) {
-        const base = new RegistryModel((await this.readAll()).entries);
+        // First from memory (a copy: watch events change the model in place): the guards on the touched keys and
+        // meta/seq turn a stale copy into a failed transaction, and the retry reads etcd. Reading every key on
+        // every write costs as much as the registry is large.
+        const base = new RegistryModel(attempt === 1 ? new Map(this.model.entries) : (await this.readAll()).entries);
         const d = new Draft(base);
         const out = await fn(d, leases);
         if (out.skip) {
@@ -538,7 +639,21 @@ export class EtcdRegistryStore implements RegistryStore {
         let revision: number | null = null;
         if (record) {
           revision = base.revisionCounter() + 1;
-          const rec: RevisionRecord = { id: revision, at: now, actor, summary, diff: out.diff ?? null, config: configOf(d.state()) };
+          // The touched services as they are after the write, not the whole config: at 10,000 instances that
+          // alone is larger than etcd takes in one request (1.5 MiB by default). A chain starts with a full one.
+          const chained = revision > 1 && (await this.revisionChained(revision - 1));
+          const delta: ConfigDelta = { services: {} };
+          if (chained) {
+            for (const c of changes) {
+              for (const t of touchedBy(c.key, c.before?.value, c.entry?.value)) {
+                if (t.service !== undefined) delta.services[t.service] = configSliceOf(t.service, d.source(t.service));
+              }
+            }
+          }
+          const rec: StoredRevision = {
+            ...{ id: revision, at: now, actor, summary, diff: out.diff ?? null },
+            ...(chained ? { config: null, changes: delta } : { config: configOf(d.state()), changes: null }),
+          };
           put(KEY.revision(revision), rec);
           put(KEY.revisionCounter, revision);
         }
@@ -546,6 +661,7 @@ export class EtcdRegistryStore implements RegistryStore {
         put(KEY.seq, { at: now, actor });
         const res = await this.client.kv.txn({ compare, success, failure: [] });
         if (res.succeeded) {
+          if (revision !== null) this.chainedUpTo = revision;
           leases.settle(changes);
           await this.caughtUp(Number(res.header.revision));
           return { result: out.result, revision };
@@ -845,7 +961,7 @@ export class EtcdRegistryStore implements RegistryStore {
         sort_order: SORT_DESCEND,
         sort_target: SORT_BY_KEY,
       });
-      return { total, items: res.kvs.map((kv) => JSON.parse(kv.value.toString()) as RevisionRecord) };
+      return { total, items: res.kvs.map((kv) => publicRevision(JSON.parse(kv.value.toString()) as StoredRevision)) };
     } catch (e) {
       throw toAdminError(e);
     }
@@ -854,11 +970,49 @@ export class EtcdRegistryStore implements RegistryStore {
   async getRevision(id: number): Promise<RevisionRecord | null> {
     if (!Number.isInteger(id) || id < 1) return null;
     try {
-      const kv = (await this.client.kv.range({ key: this.full(KEY.revision(id)) })).kvs[0];
-      return kv ? (JSON.parse(kv.value.toString()) as RevisionRecord) : null;
+      const r = await this.readRevision(id);
+      return r ? { ...publicRevision(r), config: await this.configAt(r) } : null;
     } catch (e) {
       throw toAdminError(e);
     }
+  }
+
+  private async readRevision(id: number): Promise<StoredRevision | null> {
+    const kv = (await this.client.kv.range({ key: this.full(KEY.revision(id)) })).kvs[0];
+    return kv ? (JSON.parse(kv.value.toString()) as StoredRevision) : null;
+  }
+
+  /** Whether revision `id` holds a config or a delta (revisions from before either was kept hold neither). */
+  private async revisionChained(id: number): Promise<boolean> {
+    if (id <= this.chainedUpTo) return true;
+    const r = await this.readRevision(id);
+    const chained = !!r && (!!r.config || !!r.changes);
+    if (chained) this.chainedUpTo = id;
+    return chained;
+  }
+
+  /** The whole config after a revision: kept in it, or the nearest earlier full one with the deltas since applied. */
+  private async configAt(r: StoredRevision): Promise<MeshConfig | null> {
+    if (r.config) return r.config;
+    if (!r.changes) return null;
+    const deltas: ConfigDelta[] = [r.changes];
+    // Backwards in pages until a revision with the whole config.
+    for (let hi = r.id - 1; hi >= 1; hi -= REVISION_PAGE) {
+      const lo = Math.max(1, hi - REVISION_PAGE + 1);
+      const res = await this.client.kv.range({
+        key: this.full(KEY.revision(lo)),
+        range_end: this.full(KEY.revision(hi + 1)),
+        sort_order: SORT_DESCEND,
+        sort_target: SORT_BY_KEY,
+      });
+      for (const kv of res.kvs) {
+        const prev = JSON.parse(kv.value.toString()) as StoredRevision;
+        if (prev.config) return applyConfigDeltas(prev.config, deltas.reverse());
+        if (!prev.changes) return null;
+        deltas.push(prev.changes);
+      }
+    }
+    return null;
   }
 
   async replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {

@@ -6,6 +6,7 @@ import { PolicyEntity } from './entities/policy.entity';
 import { RouteRuleEntity } from './entities/route-rule.entity';
 import { ServiceEntity } from './entities/service.entity';
 import type { EgressValue, IngressValue, InstanceValue, PolicyValue, RouteValue, ServiceValue } from './etcd-registry.model';
+import { toEgress, toIngress, toInstance, toPolicy, toRoute, toService } from './row-mappers';
 
 export interface CachedRegistry {
   services: ServiceValue[];
@@ -78,6 +79,8 @@ export async function writeRegistryCache(ds: DataSource, s: CachedRegistry): Pro
       })),
     );
     await insertAll(m, EgressRuleEntity, s.egress.map((x) => ({ id: x.id, host: x.host, ports: x.ports, tls: !!x.tls, policy: x.policy ?? null, createdAt: x.createdAt ?? 0 })));
+    // Anyone reading this file incrementally must read it all again.
+    await m.query(`INSERT INTO "registry_change" ("at", "kind") VALUES (?, 'all')`, [Date.now()]);
   });
 }
 
@@ -91,33 +94,13 @@ export async function readRegistryCache(ds: DataSource): Promise<CachedRegistry>
     ds.getRepository(IngressRuleEntity).find(),
     ds.getRepository(EgressRuleEntity).find(),
   ]);
+  const at = (e: { createdAt: number }) => ({ createdAt: Number(e.createdAt) });
   return {
-    services: services.map((e) => ({ name: e.name, app: e.app, description: e.description, createdAt: Number(e.createdAt) })),
-    instances: instances.map((e) => ({
-      id: e.id,
-      service: e.service,
-      version: e.version,
-      endpoint: e.endpoint,
-      labels: e.labels ?? {},
-      weight: e.weight,
-      status: e.status,
-      registeredBy: e.registeredBy,
-      lastHeartbeat: Number(e.lastHeartbeat),
-      ttl: e.ttl,
-      createdAt: Number(e.createdAt),
-    })),
-    routes: routes.map((e) => ({ id: e.id, service: e.service, precedence: e.precedence, match: e.match ?? null, route: e.route, policy: e.policy ?? null, createdAt: Number(e.createdAt) })),
-    policies: policies.map((e) => ({ service: e.service, spec: e.spec, updatedAt: Number(e.updatedAt) })),
-    ingress: ingress.map((e) => ({
-      id: e.id,
-      host: e.host ?? null,
-      pathPrefix: e.pathPrefix ?? null,
-      pathRegex: e.pathRegex ?? null,
-      rewritePath: e.rewritePath ?? null,
-      service: e.service,
-      port: e.port ?? null,
-      createdAt: Number(e.createdAt),
-    })),
-    egress: egress.map((e) => ({ id: e.id, host: e.host, ports: e.ports, tls: !!e.tls, policy: e.policy ?? null, createdAt: Number(e.createdAt) })),
+    services: services.map((e) => ({ ...toService(e), ...at(e) })),
+    instances: instances.map((e) => ({ ...toInstance(e), ...at(e) })),
+    routes: routes.map((e) => ({ ...toRoute(e), ...at(e) })),
+    policies: policies.map((e) => ({ ...toPolicy(e), updatedAt: Number(e.updatedAt) })),
+    ingress: ingress.map((e) => ({ ...toIngress(e), ...at(e) })),
+    egress: egress.map((e) => ({ ...toEgress(e), ...at(e) })),
   };
 }

@@ -6,6 +6,7 @@ import type {
   InstanceStatus,
   PolicyRecord,
   PolicySpec,
+  RegistryChanges,
   RegistryState,
   RouteRuleRecord,
   ServiceRecord,
@@ -66,6 +67,12 @@ export interface RegistryStore {
   loadState(): Promise<RegistryState>;
   /** Changes whenever anyone (this or another process) committed; cheap to poll. */
   changeToken(): Promise<number>;
+  /**
+   * Incremental reads, for stores that keep a change log (SQLite): the log's position now (read it before
+   * loadState), and what changed after a position, or null when the log no longer reaches back (read everything).
+   */
+  changeSeq?(): Promise<number>;
+  changesSince?(seq: number): Promise<RegistryChanges | null>;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** Connection state, for stores that have one (etcd); the admin answers for SQLite itself. */

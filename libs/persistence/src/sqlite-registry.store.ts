@@ -1,18 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { DataSource, EntityManager, EntityTarget } from 'typeorm';
+import { Between, IsNull, LessThan, Not, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import {
   AdminError,
+  applyConfigDeltas,
+  canonical,
   configOf,
+  configSliceOf,
+  configSlices,
   diffConfig,
+  type ConfigDelta,
   type EgressRuleRecord,
   type IngressRuleRecord,
   type InstanceRecord,
   type MeshConfig,
   type PolicyRecord,
   type PolicySpec,
+  type RegistryChanges,
   type RegistryState,
   type RouteRuleRecord,
+  type ServiceConfigSlice,
   type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 import { EgressRuleEntity } from './entities/egress-rule.entity';
 import { IngressRuleEntity } from './entities/ingress-rule.entity';
@@ -33,29 +41,8 @@ import {
   writeQueueOf,
 } from './sqlite-faults';
 import { instanceRowFor } from './instance-registration';
+import { toEgress, toIngress, toInstance, toRoute, toService } from './row-mappers';
 import type { EdgeRuleKind, EdgeRuleOf, InstancePatch, NewInstance, NewRouteRule, RegistryStore, RevisionRecord } from './registry-store';
-
-const toService = (e: ServiceEntity): ServiceRecord => ({ name: e.name, app: e.app, description: e.description });
-const toInstance = (e: InstanceEntity): InstanceRecord => ({
-  id: e.id,
-  service: e.service,
-  version: e.version,
-  endpoint: e.endpoint,
-  labels: e.labels ?? {},
-  weight: e.weight,
-  status: e.status,
-  registeredBy: e.registeredBy,
-  lastHeartbeat: Number(e.lastHeartbeat),
-  ttl: e.ttl,
-});
-const toRoute = (e: RouteRuleEntity): RouteRuleRecord => ({
-  id: e.id,
-  service: e.service,
-  precedence: e.precedence,
-  match: e.match ?? null,
-  route: e.route,
-  policy: e.policy ?? null,
-});
 
 const toRevision = (r: RevisionEntity): RevisionRecord => ({
   id: r.id,
@@ -66,6 +53,7 @@ const toRevision = (r: RevisionEntity): RevisionRecord => ({
   config: r.config ?? null,
 });
 
+const EMPTY_CONFIG: MeshConfig = { services: [], routes: [], policies: {} };
 const flatInstances = (c: MeshConfig): InstanceRecord[] =>
   c.services.flatMap((s) => s.instances.map((i) => ({ ...i, service: s.name, registeredBy: 'api', lastHeartbeat: 0 })));
 const policyList = (c: MeshConfig) => Object.entries(c.policies).map(([service, spec]) => ({ service, spec }));
@@ -80,32 +68,34 @@ interface EdgeTable {
   toRecord(row: EdgeRow): IngressRuleRecord | EgressRuleRecord;
 }
 const EDGE: Record<EdgeRuleKind, EdgeTable> = {
-  ingress: {
-    entity: IngressRuleEntity,
-    toRecord: (row) => {
-      const e = row as IngressRuleEntity;
-      return {
-        id: e.id,
-        host: e.host ?? null,
-        pathPrefix: e.pathPrefix ?? null,
-        pathRegex: e.pathRegex ?? null,
-        rewritePath: e.rewritePath ?? null,
-        service: e.service,
-        port: e.port ?? null,
-      };
-    },
-  },
-  egress: {
-    entity: EgressRuleEntity,
-    toRecord: (row) => {
-      const e = row as EgressRuleEntity;
-      return { id: e.id, host: e.host, ports: e.ports, tls: !!e.tls, policy: e.policy ?? null };
-    },
-  },
+  ingress: { entity: IngressRuleEntity, toRecord: (row) => toIngress(row as IngressRuleEntity) },
+  egress: { entity: EgressRuleEntity, toRecord: (row) => toEgress(row as EgressRuleEntity) },
 };
 
 /** Sidecar self-registrations and heartbeats are not configuration: they get no revision. */
 const isAutomatic = (actor: string) => actor.startsWith('sidecar:');
+
+/** What a write touched, for the change log: services to re-read, or the edge rules. */
+interface Touched {
+  services?: string[];
+  edge?: boolean;
+}
+
+/**
+ * The change log only has to bridge readers' polls (every 250 ms): older rows are pruned now and then;
+ * a reader that fell further behind sees the gap and reads everything.
+ */
+const CHANGE_LOG_RETENTION_MS = 60_000;
+const PRUNE_EVERY = 256;
+
+interface ChangeRow {
+  seq: number;
+  /** 'all': the tables were rewritten wholesale (the etcd store's cache, registry-cache.ts). */
+  kind: 'service' | 'heartbeat' | 'edge' | 'all';
+  service: string | null;
+  instance: string | null;
+  beat: number | null;
+}
 
 export class SqliteRegistryStore implements RegistryStore {
   readonly kind = 'sqlite' as const;
@@ -144,18 +134,72 @@ export class SqliteRegistryStore implements RegistryStore {
     }
   }
 
-  private async write<T>(actor: string, summary: string, fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown }>): Promise<T> {
+  private async write<T>(
+    actor: string,
+    summary: string,
+    fn: (m: EntityManager) => Promise<{ result: T; diff?: unknown; touched: Touched }>,
+  ): Promise<T> {
     return this.transact(async (m) => {
-      const { result, diff } = await fn(m);
-      if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null);
+      const { result, diff, touched } = await fn(m);
+      await this.logChange(m, touched);
+      if (!isAutomatic(actor)) await this.recordRevision(m, actor, summary, diff ?? null, touched);
       return result;
     });
   }
 
-  private async recordRevision(m: EntityManager, actor: string, summary: string, diff: unknown): Promise<number> {
-    const config = configOf(await this.stateIn(m));
-    const row = await m.save(RevisionEntity, m.create(RevisionEntity, { at: this.clock(), actor, summary, diff, config }));
-    return row.id;
+  /** Appends to the change log in the write's own transaction, so a reader never sees one without the other. */
+  private async logChange(m: EntityManager, t: Touched, beat?: { service: string; id: string; at: number }): Promise<void> {
+    const at = this.clock();
+    const add = (kind: ChangeRow['kind'], service: string | null = null, instance: string | null = null, value: number | null = null) =>
+      m.query(`INSERT INTO "registry_change" ("at", "kind", "service", "instance", "beat") VALUES (?, ?, ?, ?, ?)`, [at, kind, service, instance, value]);
+    for (const name of new Set(t.services ?? [])) await add('service', name);
+    if (t.edge) await add('edge');
+    if (beat) await add('heartbeat', beat.service, beat.id, beat.at);
+    const [{ seq }] = (await m.query(`SELECT last_insert_rowid() AS seq`)) as Array<{ seq: number }>;
+    if (seq % PRUNE_EVERY === 0) await m.query(`DELETE FROM "registry_change" WHERE "at" < ?`, [at - CHANGE_LOG_RETENTION_MS]);
+  }
+
+  /**
+   * A revision stores the touched services as they are after it, not the whole configuration: that would
+   * read and serialize every row on every write. A full config is kept where a chain starts (no chain
+   * before it, or a whole-config write that has it at hand anyway).
+   */
+  private async recordRevision(m: EntityManager, actor: string, summary: string, diff: unknown, touched: Touched, full?: MeshConfig): Promise<number> {
+    let config: MeshConfig | null = full ?? null;
+    let changes: ConfigDelta | null = null;
+    if (!config) {
+      const prev = (await m.query(`SELECT ("config" IS NOT NULL OR "changes" IS NOT NULL) AS chained FROM "revision" ORDER BY "id" DESC LIMIT 1`)) as Array<{ chained: number }>;
+      if (prev[0]?.chained) {
+        changes = { services: {} };
+        for (const name of new Set(touched.services ?? [])) changes.services[name] = configSliceOf(name, await this.sourceIn(m, name));
+      } else {
+        config = configOf(await this.stateIn(m));
+      }
+    }
+    // Plain SQL: TypeORM's save deep-merges a JSON column's value, which costs as much as the config is large.
+    const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+    await m.query(`INSERT INTO "revision" ("at", "actor", "summary", "diff", "config", "changes") VALUES (?, ?, ?, ?, ?, ?)`, [
+      this.clock(),
+      actor,
+      summary,
+      json(diff),
+      json(config),
+      json(changes),
+    ]);
+    const [{ id }] = (await m.query(`SELECT last_insert_rowid() AS id`)) as Array<{ id: number }>;
+    return Number(id);
+  }
+
+  /** One service and what hangs off it, read by its indexed service column (null: no such service). */
+  private async sourceIn(m: EntityManager, name: string): Promise<ServiceSource | null> {
+    const svc = await m.findOneBy(ServiceEntity, { name });
+    if (!svc) return null;
+    const [instances, routes, policy] = await Promise.all([
+      m.findBy(InstanceEntity, { service: name }),
+      m.findBy(RouteRuleEntity, { service: name }),
+      m.findOneBy(PolicyEntity, { service: name }),
+    ]);
+    return { record: toService(svc), instances: instances.map(toInstance), routes: routes.map(toRoute), policy: policy?.spec ?? null };
   }
 
   private async stateIn(m: EntityManager): Promise<Omit<RegistryState, 'revision'>> {
@@ -183,6 +227,43 @@ export class SqliteRegistryStore implements RegistryStore {
       this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`) as Promise<Array<{ r: number }>>,
     ]);
     return { revision: Number(rev[0]?.r ?? 0), ...state };
+  }
+
+  async changeSeq(): Promise<number> {
+    const rows = (await this.ds.query(`SELECT COALESCE(MAX("seq"), 0) AS seq FROM "registry_change"`)) as Array<{ seq: number }>;
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async changesSince(seq: number): Promise<RegistryChanges | null> {
+    const rows = (await this.ds.query(`SELECT "seq", "kind", "service", "instance", "beat" FROM "registry_change" WHERE "seq" > ? ORDER BY "seq"`, [
+      seq,
+    ])) as ChangeRow[];
+    // Pruned past this reader, or the tables rewritten wholesale: read everything.
+    if ((rows.length > 0 && rows[0].seq !== seq + 1) || rows.some((r) => r.kind === 'all')) return null;
+    const touched = new Set<string>();
+    const beats = new Map<string, { service: string; id: string; lastHeartbeat: number }>();
+    let edge = false;
+    for (const r of rows) {
+      if (r.kind === 'service') touched.add(r.service!);
+      else if (r.kind === 'edge') edge = true;
+      else if (r.kind === 'heartbeat') beats.set(r.instance!, { service: r.service!, id: r.instance!, lastHeartbeat: Number(r.beat) });
+    }
+    const m = this.ds.manager;
+    const services = new Map<string, ServiceSource | null>();
+    for (const name of touched) services.set(name, await this.sourceIn(m, name));
+    const rev = (await this.ds.query(`SELECT COALESCE(MAX(id), 0) AS r FROM "revision"`)) as Array<{ r: number }>;
+    const out: RegistryChanges = {
+      seq: rows.length ? rows[rows.length - 1].seq : seq,
+      revision: Number(rev[0]?.r ?? 0),
+      services,
+      // A re-read service already carries its instances' heartbeats.
+      heartbeats: [...beats.values()].filter((b) => !touched.has(b.service)),
+    };
+    if (edge) {
+      out.ingress = await this.listEdgeRules('ingress');
+      out.egress = await this.listEdgeRules('egress');
+    }
+    return out;
   }
 
   async changeToken(): Promise<number> {
@@ -218,7 +299,7 @@ export class SqliteRegistryStore implements RegistryStore {
         throw new AdminError('CONFLICT', `service '${rec.name}' already exists`, [{ field: 'name', message: `name '${rec.name}' is taken` }]);
       }
       await m.insert(ServiceEntity, { ...rec, createdAt: this.clock() });
-      return { result: rec, diff: { created: { service: rec } } };
+      return { result: rec, diff: { created: { service: rec } }, touched: { services: [rec.name] } };
     });
   }
 
@@ -230,7 +311,7 @@ export class SqliteRegistryStore implements RegistryStore {
       await m.delete(RouteRuleEntity, { service: name });
       await m.delete(PolicyEntity, { service: name });
       await m.delete(ServiceEntity, { name });
-      return { result: undefined, diff: { deleted: { service: toService(e) } } };
+      return { result: undefined, diff: { deleted: { service: toService(e) } }, touched: { services: [name] } };
     });
   }
 
@@ -257,7 +338,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const row: InstanceEntity = instanceRowFor(service, id, input, actor, this.clock(), existing, sameEndpoint);
       await m.save(InstanceEntity, row);
       const rec = toInstance(row);
-      return { result: rec, diff: { created: { instance: rec } } };
+      return { result: rec, diff: { created: { instance: rec } }, touched: { services: [service] } };
     });
   }
 
@@ -269,7 +350,7 @@ export class SqliteRegistryStore implements RegistryStore {
       Object.assign(e, Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
       await m.save(InstanceEntity, e);
       const after = toInstance(e);
-      return { result: after, diff: { updated: { before, after } } };
+      return { result: after, diff: { updated: { before, after } }, touched: { services: [service] } };
     });
   }
 
@@ -277,16 +358,17 @@ export class SqliteRegistryStore implements RegistryStore {
     return this.write(actor, `delete instance ${id} of ${service}`, async (m) => {
       const e = await this.requireInstance(m, service, id);
       await m.delete(InstanceEntity, { id });
-      return { result: undefined, diff: { deleted: { instance: toInstance(e) } } };
+      return { result: undefined, diff: { deleted: { instance: toInstance(e) } }, touched: { services: [service] } };
     });
   }
 
   heartbeat(service: string, id: string): Promise<InstanceRecord> {
-    return this.guarded(async () => {
-      const m = this.ds.manager;
+    return this.transact(async (m) => {
       const e = await this.requireInstance(m, service, id);
       e.lastHeartbeat = this.clock();
       await m.update(InstanceEntity, { id }, { lastHeartbeat: e.lastHeartbeat });
+      // Logged as a heartbeat, not a service change: readers move the instance's expiry and rebuild nothing.
+      await this.logChange(m, {}, { service, id, at: e.lastHeartbeat });
       return toInstance(e);
     });
   }
@@ -314,7 +396,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const row = { ...rule, id, match: rule.match ?? null, policy: rule.policy ?? null, createdAt: this.clock() };
       await m.insert(RouteRuleEntity, row);
       const rec = toRoute(row as RouteRuleEntity);
-      return { result: rec, diff: { created: { route: rec } } };
+      return { result: rec, diff: { created: { route: rec } }, touched: { services: [rec.service] } };
     });
   }
 
@@ -327,7 +409,7 @@ export class SqliteRegistryStore implements RegistryStore {
       Object.assign(e, { ...rule, match: rule.match ?? null, policy: rule.policy ?? null });
       await m.save(RouteRuleEntity, e);
       const after = toRoute(e);
-      return { result: after, diff: { updated: { before, after } } };
+      return { result: after, diff: { updated: { before, after } }, touched: { services: [before.service, after.service] } };
     });
   }
 
@@ -336,7 +418,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const e = await m.findOneBy(RouteRuleEntity, { id });
       if (!e) throw new AdminError('NOT_FOUND', `no route with id '${id}'`);
       await m.delete(RouteRuleEntity, { id });
-      return { result: undefined, diff: { deleted: { route: toRoute(e) } } };
+      return { result: undefined, diff: { deleted: { route: toRoute(e) } }, touched: { services: [e.service] } };
     });
   }
 
@@ -355,7 +437,7 @@ export class SqliteRegistryStore implements RegistryStore {
           out.push(toRoute(row as RouteRuleEntity));
         }
       }
-      return { result: out, diff: { replaced: { before, after: out } } };
+      return { result: out, diff: { replaced: { before, after: out } }, touched: { services: [...rules.keys()] } };
     });
   }
 
@@ -375,7 +457,7 @@ export class SqliteRegistryStore implements RegistryStore {
       await this.requireService(m, service);
       const prev = await m.findOneBy(PolicyEntity, { service });
       await m.save(PolicyEntity, { service, spec, updatedAt: this.clock() });
-      return { result: { service, spec }, diff: { updated: { before: prev?.spec ?? null, after: spec } } };
+      return { result: { service, spec }, diff: { updated: { before: prev?.spec ?? null, after: spec } }, touched: { services: [service] } };
     });
   }
 
@@ -384,7 +466,7 @@ export class SqliteRegistryStore implements RegistryStore {
       const prev = await m.findOneBy(PolicyEntity, { service });
       if (!prev) throw new AdminError('NOT_FOUND', `service '${service}' has no policy`);
       await m.delete(PolicyEntity, { service });
-      return { result: undefined, diff: { deleted: { policy: prev.spec } } };
+      return { result: undefined, diff: { deleted: { policy: prev.spec } }, touched: { services: [service] } };
     });
   }
 
@@ -411,7 +493,7 @@ export class SqliteRegistryStore implements RegistryStore {
       if (replace && !prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${rule.id}'`);
       if (!replace && prev) throw new AdminError('CONFLICT', `${kind} rule '${rule.id}' already exists`, [{ field: 'id', message: 'id is taken' }]);
       await m.save(t.entity, { ...rule, createdAt: prev?.createdAt ?? this.clock() });
-      return { result: rule, diff: replace ? { updated: { before: t.toRecord(prev!), after: rule } } : { created: { [kind]: rule } } };
+      return { result: rule, diff: replace ? { updated: { before: t.toRecord(prev!), after: rule } } : { created: { [kind]: rule } }, touched: { edge: true } };
     });
   }
 
@@ -421,40 +503,81 @@ export class SqliteRegistryStore implements RegistryStore {
       const prev = await m.findOneBy(t.entity, { id });
       if (!prev) throw new AdminError('NOT_FOUND', `no ${kind} rule with id '${id}'`);
       await m.delete(t.entity, { id });
-      return { result: undefined, diff: { deleted: { [kind]: t.toRecord(prev) } } };
+      return { result: undefined, diff: { deleted: { [kind]: t.toRecord(prev) } }, touched: { edge: true } };
     });
   }
 
   async getRevision(id: number): Promise<RevisionRecord | null> {
     const r = await this.ds.getRepository(RevisionEntity).findOneBy({ id });
-    return r ? toRevision(r) : null;
+    return r ? { ...toRevision(r), config: await this.configAt(r) } : null;
   }
 
+  /** The whole config after a revision: kept in the row, or the nearest earlier full one with the deltas since applied. */
+  private async configAt(r: RevisionEntity): Promise<MeshConfig | null> {
+    if (r.config) return r.config;
+    if (!r.changes) return null;
+    const repo = this.ds.getRepository(RevisionEntity);
+    const base = await repo.findOne({ where: { id: LessThan(r.id), config: Not(IsNull()) }, order: { id: 'DESC' } });
+    if (!base?.config) return null;
+    const deltas = await repo.find({ select: { id: true, changes: true }, where: { id: Between(base.id + 1, r.id) }, order: { id: 'ASC' } });
+    // A revision kept neither way (written before either existed) breaks the chain.
+    if (deltas.some((d) => !d.changes)) return null;
+    return applyConfigDeltas(base.config, deltas.map((d) => d.changes!));
+  }
+
+  /**
+   * Makes the configuration `config` by rewriting only the services whose slice differs (a rollback or an
+   * apply that changes one service touches one service's rows), so readers update incrementally too.
+   */
   replaceConfig(config: MeshConfig, actor: string, summary: string): Promise<number | null> {
     return this.transact(async (m) => {
       const before = configOf(await this.stateIn(m));
-      if (diffConfig(before, configOf({ ...config, instances: flatInstances(config), policies: policyList(config) })).length === 0) return null;
-      const wanted = new Set(config.services.map((s) => s.name));
-      const sidecarOwned = new Set((await m.find(InstanceEntity)).filter((i) => isAutomatic(i.registeredBy)).map((i) => i.service));
-      await m.clear(RouteRuleEntity);
-      await m.clear(PolicyEntity);
-      for (const inst of await m.find(InstanceEntity)) if (!isAutomatic(inst.registeredBy)) await m.delete(InstanceEntity, { id: inst.id });
-      // A service that sidecars still register into stays, whatever the document says.
-      for (const svc of await m.find(ServiceEntity)) if (!wanted.has(svc.name) && !sidecarOwned.has(svc.name)) await m.delete(ServiceEntity, { name: svc.name });
+      const was = configSlices(before);
+      const want = configSlices(configOf({ ...config, instances: flatInstances(config), policies: policyList(config) }));
+      const touched = [...new Set([...was.keys(), ...want.keys()])].filter((n) => canonical(was.get(n) ?? null) !== canonical(want.get(n) ?? null)).sort();
+      if (touched.length === 0) return null;
+      const sidecarOwned = new Set(
+        ((await m.query(`SELECT DISTINCT "service" FROM "instance" WHERE "registeredBy" LIKE 'sidecar:%'`)) as Array<{ service: string }>).map((r) => r.service),
+      );
+      // Clear first, then write: ids may move from one service to another.
+      for (const name of touched) {
+        await m.delete(RouteRuleEntity, { service: name });
+        await m.delete(PolicyEntity, { service: name });
+        await m.query(`DELETE FROM "instance" WHERE "service" = ? AND "registeredBy" NOT LIKE 'sidecar:%'`, [name]);
+      }
       const now = this.clock();
-      for (const svc of config.services) {
-        await m.save(ServiceEntity, { name: svc.name, app: svc.app ?? null, description: svc.description ?? null, createdAt: now });
+      for (const name of touched) {
+        const svc = want.get(name)?.service;
+        // A service that sidecars still register into stays, whatever the document says.
+        if (!svc) {
+          if (!sidecarOwned.has(name)) await m.delete(ServiceEntity, { name });
+          continue;
+        }
+        const existing = await m.findOneBy(ServiceEntity, { name });
+        await m.save(ServiceEntity, { name, app: svc.app ?? null, description: svc.description ?? null, createdAt: existing?.createdAt ?? now });
         for (const i of svc.instances) {
           const clash = await m.findOneBy(InstanceEntity, { id: i.id });
-          if (clash) throw new AdminError('CONFLICT', `instance id '${i.id}' is used by a sidecar of '${clash.service}'`, [{ field: `services.${svc.name}.instances.${i.id}`, message: 'id is taken' }]);
-          await m.insert(InstanceEntity, { ...i, service: svc.name, registeredBy: actor, lastHeartbeat: now, createdAt: now });
+          if (clash) throw new AdminError('CONFLICT', `instance id '${i.id}' is used by a sidecar of '${clash.service}'`, [{ field: `services.${name}.instances.${i.id}`, message: 'id is taken' }]);
+          await m.insert(InstanceEntity, { ...i, service: name, registeredBy: actor, lastHeartbeat: now, createdAt: now });
         }
       }
       let n = 0;
-      for (const r of config.routes) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
-      for (const [service, spec] of Object.entries(config.policies)) await m.insert(PolicyEntity, { service, spec, updatedAt: now });
-      const after = configOf(await this.stateIn(m));
-      return this.recordRevision(m, actor, summary, diffConfig(before, after));
+      for (const name of touched) {
+        for (const r of want.get(name)?.routes ?? []) await m.insert(RouteRuleEntity, { ...r, match: r.match ?? null, policy: r.policy ?? null, createdAt: now + n++ });
+        const spec = want.get(name)?.policy;
+        if (spec) await m.insert(PolicyEntity, { service: name, spec, updatedAt: now });
+      }
+      const delta: ConfigDelta = { services: {} };
+      for (const name of touched) delta.services[name] = configSliceOf(name, await this.sourceIn(m, name));
+      const after = applyConfigDeltas(before, [delta]);
+      // Only the touched services can differ: diff those alone.
+      const slicesOf = (from: Map<string, ServiceConfigSlice>): ConfigDelta => ({
+        services: Object.fromEntries(touched.map((n) => [n, from.get(n) ?? { service: null, routes: [], policy: null }])),
+      });
+      const diff = diffConfig(applyConfigDeltas(EMPTY_CONFIG, [slicesOf(was)]), applyConfigDeltas(EMPTY_CONFIG, [delta]));
+      await this.logChange(m, { services: touched });
+      // The whole config is at hand: keep it, so later revisions materialize from here.
+      return this.recordRevision(m, actor, summary, diff, { services: touched }, after);
     });
   }
 

@@ -24,11 +24,15 @@ export class EgressTable {
     const rule = findEgress(snapshot.egress, host, port);
     if (!rule) return null;
     if (this.snapshot !== snapshot) {
+      // Snapshots share the egress list while no egress rule changed: then there is nothing to compare.
+      const same = this.snapshot?.egress === snapshot.egress;
       this.snapshot = snapshot;
       // Keep runtimes whose rule is unchanged; drop the rest.
-      for (const [key, t] of this.entries) {
-        const still = snapshot.egress.find((r) => r.id === key.split('|')[0]);
-        if (!still || JSON.stringify(still) !== JSON.stringify(ruleOf(t.entry))) this.entries.delete(key);
+      if (!same) {
+        for (const [key, t] of this.entries) {
+          const still = snapshot.egress.find((r) => r.id === key.split('|')[0]);
+          if (!still || JSON.stringify(still) !== JSON.stringify(ruleOf(t.entry))) this.entries.delete(key);
+        }
       }
     }
     const key = `${rule.id}|${host}|${port}`;

@@ -133,12 +133,21 @@ function reconfigure<T extends { update(spec: S): void }, S>(cur: T | null, spec
 /** All service runtimes, kept in step with the current snapshot. */
 export class RuntimeTable {
   private readonly table = new Map<string, ServiceRuntime>();
+  /** The entry each runtime was last updated with: snapshots share unchanged entries, so those are skipped. */
+  private readonly seen = new Map<string, ServiceEntry>();
 
   constructor(private readonly checker: ActiveHealthChecker = new ActiveHealthChecker()) {}
 
   sync(snapshot: RegistrySnapshot, now: number): void {
-    for (const name of this.table.keys()) if (!snapshot.services.has(name)) this.table.delete(name);
+    for (const name of this.table.keys()) {
+      if (!snapshot.services.has(name)) {
+        this.table.delete(name);
+        this.seen.delete(name);
+      }
+    }
     for (const [name, entry] of snapshot.services) {
+      if (this.seen.get(name) === entry) continue;
+      this.seen.set(name, entry);
       const rt = this.table.get(name);
       if (rt) rt.update(entry, now);
       else this.table.set(name, new ServiceRuntime(name, entry, now));

@@ -1,11 +1,14 @@
-import type {
-  EgressRuleRecord,
-  InstanceRecord,
-  PolicySpec,
-  RegistryState,
-  RouteRuleRecord,
-  RouteTarget,
-  ServiceRecord,
+import {
+  sourcesOf,
+  type EgressRuleRecord,
+  type IngressRuleRecord,
+  type InstanceRecord,
+  type PolicySpec,
+  type RegistryState,
+  type RouteRuleRecord,
+  type RouteTarget,
+  type ServiceRecord,
+  type ServiceSource,
 } from '@mesher/contracts';
 import { compileIngress, type CompiledIngress } from './edge-rules';
 import { compileRouteMatch, type RequestPredicate, type RouteRequest } from './route-matcher';
@@ -45,8 +48,6 @@ export interface RegistrySnapshot {
   readonly services: ReadonlyMap<string, ServiceEntry>;
   /** Earliest time an included instance expires by TTL (Infinity if none): the snapshot is stale after it. */
   readonly expiresAt: number;
-  /** The state it was built from, for rebuilds on expiry. */
-  readonly state: RegistryState;
   /** Edge rules, most specific first. */
   readonly ingress: readonly CompiledIngress[];
   readonly egress: readonly EgressRuleRecord[];
@@ -64,7 +65,8 @@ export function instanceMatchesTags(inst: InstanceRecord, tags: Readonly<Record<
   return true;
 }
 
-function isRoutable(inst: InstanceRecord, now: number): boolean {
+/** UP and, with a TTL, heard from within it. */
+export function isRoutable(inst: InstanceRecord, now: number): boolean {
   return inst.status === 'UP' && (inst.ttl <= 0 || inst.lastHeartbeat + inst.ttl * 1000 > now);
 }
 
@@ -84,44 +86,66 @@ function compileRoute(rule: RouteRuleRecord, routable: readonly InstanceRecord[]
   };
 }
 
+/** Earliest TTL expiry among the instances routable at `now` (Infinity if none): when routing must change next. */
+export function routableExpiry(instances: readonly InstanceRecord[], now: number): number {
+  let at = Infinity;
+  for (const i of instances) if (i.ttl > 0 && isRoutable(i, now)) at = Math.min(at, i.lastHeartbeat + i.ttl * 1000);
+  return at;
+}
+
+/** Pure: compiles one service's entry; the unit a snapshot is built from, whole or one service at a time. */
+export function buildServiceEntry(src: ServiceSource, now: number): ServiceEntry {
+  const svc = src.record;
+  const all = src.instances.slice().sort((a, b) => a.id.localeCompare(b.id));
+  const routable = all.filter((i) => isRoutable(i, now));
+  const routes = src.routes
+    .map((r) => compileRoute(r, routable, svc.app))
+    // Stable: equal precedence keeps id order so a decision is reproducible.
+    .sort((a, b) => b.precedence - a.precedence || a.id.localeCompare(b.id));
+  return { name: svc.name, record: svc, allInstances: all, instances: routable, routes, policy: src.policy };
+}
+
 /** Pure: builds the snapshot from store state; throws only on a rule that slipped past validation. */
 export function buildSnapshot(state: RegistryState, now: number): RegistrySnapshot {
-  const byService = new Map<string, InstanceRecord[]>();
-  let expiresAt = Infinity;
-  for (const inst of state.instances) {
-    let list = byService.get(inst.service);
-    if (!list) byService.set(inst.service, (list = []));
-    list.push(inst);
-    if (inst.status === 'UP' && inst.ttl > 0) {
-      const exp = inst.lastHeartbeat + inst.ttl * 1000;
-      if (exp > now && exp < expiresAt) expiresAt = exp;
-    }
-  }
-  const policies = new Map(state.policies.map((p) => [p.service, p.spec]));
-  const rulesByService = new Map<string, RouteRuleRecord[]>();
-  for (const r of state.routes) {
-    let list = rulesByService.get(r.service);
-    if (!list) rulesByService.set(r.service, (list = []));
-    list.push(r);
-  }
   const services = new Map<string, ServiceEntry>();
-  for (const svc of state.services) {
-    const all = (byService.get(svc.name) ?? []).slice().sort((a, b) => a.id.localeCompare(b.id));
-    const routable = all.filter((i) => isRoutable(i, now));
-    const routes = (rulesByService.get(svc.name) ?? [])
-      .map((r) => compileRoute(r, routable, svc.app))
-      // Stable: equal precedence keeps id order so a decision is reproducible.
-      .sort((a, b) => b.precedence - a.precedence || a.id.localeCompare(b.id));
-    services.set(svc.name, {
-      name: svc.name,
-      record: svc,
-      allInstances: all,
-      instances: routable,
-      routes,
-      policy: policies.get(svc.name) ?? null,
-    });
+  let expiresAt = Infinity;
+  for (const [name, src] of sourcesOf(state)) {
+    const entry = buildServiceEntry(src, now);
+    services.set(name, entry);
+    expiresAt = Math.min(expiresAt, routableExpiry(entry.instances, now));
   }
-  return { revision: state.revision, builtAt: now, services, expiresAt, state, ingress: compileIngress(state.ingress ?? []), egress: state.egress ?? [] };
+  return { revision: state.revision, builtAt: now, services, expiresAt, ingress: compileIngress(state.ingress ?? []), egress: state.egress ?? [] };
+}
+
+/** What an incremental update replaces: whole services (null: removed), and the edge rules when given. */
+export interface SnapshotChange {
+  revision: number;
+  services: ReadonlyMap<string, ServiceSource | null>;
+  ingress?: readonly IngressRuleRecord[];
+  egress?: readonly EgressRuleRecord[];
+}
+
+/**
+ * Pure: the next snapshot after a change. Only the changed services are compiled; every other entry (and
+ * the compiled edge rules unless they changed) is the previous snapshot's own object, so the cost follows
+ * the change, not the registry, and consumers can skip entries they have seen (identity).
+ */
+export function updateSnapshot(prev: RegistrySnapshot, change: SnapshotChange, now: number): RegistrySnapshot {
+  const services = new Map(prev.services);
+  for (const [name, src] of change.services) {
+    if (src) services.set(name, buildServiceEntry(src, now));
+    else services.delete(name);
+  }
+  let expiresAt = Infinity;
+  for (const e of services.values()) expiresAt = Math.min(expiresAt, routableExpiry(e.instances, now));
+  return {
+    revision: change.revision,
+    builtAt: now,
+    services,
+    expiresAt,
+    ingress: change.ingress ? compileIngress(change.ingress) : prev.ingress,
+    egress: change.egress ? change.egress : prev.egress,
+  };
 }
 
 export const EMPTY_STATE: RegistryState = { revision: 0, services: [], instances: [], routes: [], policies: [] };

@@ -18,12 +18,9 @@ export class ServicesService {
     return this.registry.store;
   }
 
+  /** From the registry in memory: a full read of a large store on every dashboard poll would stall the proxy. */
   async list(): Promise<ServiceSummary[]> {
-    const state = await this.store.loadState();
-    return state.services
-      .slice()
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((s) => summarize(s, state.instances.filter((i) => i.service === s.name)));
+    return [...this.registry.serviceSources()].sort((a, b) => a.record.name.localeCompare(b.record.name)).map((s) => summarize(s.record, s.instances));
   }
 
   async get(name: string): Promise<ServiceSummary & { instanceList: InstanceRecord[] }> {

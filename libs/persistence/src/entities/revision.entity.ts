@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { MeshConfig } from '@mesher/contracts';
+import type { ConfigDelta, MeshConfig } from '@mesher/contracts';
 
 /** One row per configuration write: the revision number is the id. */
 @Entity('revision')
@@ -19,7 +19,14 @@ export class RevisionEntity {
   @Column({ type: 'simple-json', nullable: true })
   diff: unknown;
 
-  /** The whole configuration after this revision (null for revisions written before it was kept). */
+  /**
+   * The whole configuration after this revision: kept only where a chain of deltas starts (the first revision,
+   * a config apply or rollback); null for other revisions and for those written before it was kept.
+   */
   @Column({ type: 'simple-json', nullable: true })
   config: MeshConfig | null;
+
+  /** The services this revision touched, as they were after it: the config is the previous one with these applied. */
+  @Column({ type: 'simple-json', nullable: true })
+  changes: ConfigDelta | null;
 }
