@@ -37,7 +37,13 @@ describe('incremental registry: every write reaches routing, locally and through
   };
 
   before(async () => {
-    [a, b, v1, v2] = await Promise.all([startMesher([], { dataDir: dir }), startMesher([], { dataDir: dir }), startUpstream('v1'), startUpstream('v2')]);
+    [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
+    // Started together on a fresh file: they race to create and migrate it, and both must start.
+    // allSettled, so that one failing to start still lets `after` stop the other.
+    const started = await Promise.allSettled([startMesher([], { dataDir: dir }), startMesher([], { dataDir: dir })]);
+    if (started[0].status === 'fulfilled') a = started[0].value;
+    if (started[1].status === 'fulfilled') b = started[1].value;
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop(), v1?.close(), v2?.close()]);
@@ -125,5 +131,17 @@ describe('incremental registry: every write reaches routing, locally and through
     const five = async () => (await Promise.all([1, 2, 3, 4, 5].map(async () => (await viaProxy(b.proxy, 'GET', 'http://rev/x')).body))).join('|');
     await eventually('the rolled-back rule through B', five, (s) => s === Array(5).fill('v2 GET /x').join('|'));
     for (let i = 0; i < 10; i++) assert.equal((await viaProxy(b.proxy, 'GET', `http://rev/y${i}`)).body, `v2 GET /y${i}`);
+  });
+});
+
+describe('several Meshers started at once on one fresh SQLite file', () => {
+  test('all start: the losers of the WAL switch and migration race retry and find the schema made', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = tempDir();
+      const started = await Promise.allSettled([0, 1, 2].map(() => startMesher([], { dataDir: dir })));
+      await Promise.all(started.map((r) => (r.status === 'fulfilled' ? r.value.stop('SIGKILL') : undefined)));
+      const failed = started.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      assert.equal(failed.length, 0, `round ${round}: ${failed.map((r) => String(r.reason).slice(0, 600)).join('\n')}`);
+    }
   });
 });

@@ -46,8 +46,22 @@ export function dataSourceOptions(dataDir: string): DataSourceOptions {
 export async function openDataSource(dataDir: string): Promise<DataSource> {
   fs.mkdirSync(dataDir, { recursive: true });
   checkDatabaseFile(path.join(dataDir, 'mesher.db'));
-  const ds = new DataSource(dataSourceOptions(dataDir));
-  await ds.initialize();
+  // Meshers started together on a fresh shared file race to switch it to WAL and migrate it; SQLite answers
+  // the journal-mode switch with SQLITE_BUSY at once (no busy handler), and TypeORM checks for its migrations
+  // table before creating it; the loser of either race tries again (bounded) and finds the winner's work.
+  const deadline = Date.now() + BOOT_BUSY_TIMEOUT_MS;
+  let ds: DataSource;
+  for (;;) {
+    ds = new DataSource(dataSourceOptions(dataDir));
+    try {
+      await ds.initialize();
+      break;
+    } catch (e) {
+      if (ds.isInitialized) await ds.destroy().catch(() => undefined);
+      if (!/database is locked|SQLITE_BUSY|already exists/i.test(String((e as Error).message)) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 100)));
+    }
+  }
   // From here on, writes that meet a lock are retried on timers by the store (retryWhileLocked).
   await ds.query(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   return ds;

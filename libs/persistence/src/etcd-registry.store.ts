@@ -220,6 +220,7 @@ export class EtcdRegistryStore implements RegistryStore {
   private resyncDelay = RESYNC_MIN_MS;
   private healthTimer: NodeJS.Timeout | null = null;
   private cacheTimer: NodeJS.Timeout | null = null;
+  private cacheWritten = false;
   private cacheWrite: Promise<void> = Promise.resolve();
   private readonly waiters = new Set<{ rev: number; done: () => void }>();
   private stateMemo: RegistryState | null = null;
@@ -566,6 +567,13 @@ export class EtcdRegistryStore implements RegistryStore {
 
   private scheduleCacheWrite(): void {
     if (!this.cache || this.source !== 'etcd' || this.cacheTimer || this.closed) return;
+    // The first state read from etcd is written at once: a sidecar killed within the debounce after its
+    // start must still find it on a restart during an outage.
+    if (!this.cacheWritten) {
+      this.cacheWritten = true;
+      this.flushCache();
+      return;
+    }
     this.cacheTimer = setTimeout(() => {
       this.cacheTimer = null;
       this.flushCache();
