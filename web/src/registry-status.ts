@@ -1,14 +1,6 @@
 import { ApiError, get } from './api';
 import { h } from './dom';
-
-/** GET /v1/registry, as much of it as the badge shows. */
-interface RegistryStatus {
-  kind: 'sqlite' | 'etcd';
-  connected: boolean;
-  endpoints: string[];
-  source: 'etcd' | 'sqlite' | 'cache' | 'empty';
-  lastError: string | null;
-}
+import type { RegistryStatus } from './types';
 
 const KIND = { sqlite: 'SQLite', etcd: 'etcd' } as const;
 const SOURCE = { etcd: 'the last state read from etcd', sqlite: 'the SQLite file', cache: 'the local SQLite cache', empty: 'an empty registry' } as const;

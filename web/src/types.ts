@@ -7,6 +7,7 @@ import type {
   IngressRuleRecord,
   InstanceRecord,
   InstanceStatus,
+  RegistryStatus,
   RouteMatch,
   RouteRuleRecord,
   RouteTarget,
@@ -14,7 +15,7 @@ import type {
 } from '../../libs/contracts/src/index';
 
 // Shapes the API answers exactly as the contracts define them (type-only: nothing of libs/ is bundled).
-export type { ConfigChange, FieldError, HeaderMatch, InstanceStatus, RouteMatch, RouteTarget };
+export type { ConfigChange, FieldError, HeaderMatch, InstanceStatus, RegistryStatus, RouteMatch, RouteTarget };
 export type {
   EdgeStats,
   InstanceStats,

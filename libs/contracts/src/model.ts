@@ -253,3 +253,21 @@ export interface EgressRuleRecord {
   tls: boolean;
   policy: PolicySpec | null;
 }
+
+/** Where the registry lives and whether it answers: `GET /v1/registry` and the dashboard show it. */
+export interface RegistryStatus {
+  kind: 'sqlite' | 'etcd';
+  /** False while the store cannot be reached (the data plane keeps the last known state). */
+  connected: boolean;
+  endpoints: string[];
+  prefix?: string;
+  /** Where the state in memory came from: the store, the local cache (restart during an outage), or nowhere yet. */
+  source: 'etcd' | 'sqlite' | 'cache' | 'empty';
+  /** When the state was last read in full from the store (ISO time), null if not since start. */
+  lastSyncAt: string | null;
+  /** The store's own revision of that state (etcd: the cluster revision). */
+  revision: number;
+  /** The configuration revision (the newest entry of the revision history). */
+  configRevision: number;
+  lastError: string | null;
+}
