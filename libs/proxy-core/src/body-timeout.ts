@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeMesherError } from './error-map';
+import { requestHasBody } from './request-body';
 
 interface Watch {
   req: IncomingMessage;
@@ -35,7 +36,7 @@ export class BodyIdleTimer {
 
   /** Watches the body of `req` until it is complete or the response is over; bodiless requests cost nothing. */
   watch(req: IncomingMessage, res: ServerResponse): void {
-    if (this.idleMs <= 0 || req.complete || !hasBody(req)) return;
+    if (this.idleMs <= 0 || req.complete || !requestHasBody(req)) return;
     const w: Watch = { req, res, bytesRead: req.socket.bytesRead, since: this.now() };
     this.watched.add(w);
     // Released with its exchange, not at the next sweep: under load a second of finished requests is a lot of memory.
@@ -91,10 +92,4 @@ export class BodyIdleTimer {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  if (len !== undefined) return len !== '0';
-  return req.headers['transfer-encoding'] !== undefined;
 }

@@ -6,6 +6,7 @@ import { Exchange, type RequestObserver } from './exchange';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { inboundCaller } from './mesh-trust';
 import { relayResponse } from './relay';
+import { requestHasBody } from './request-body';
 import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { randomHex } from './outbound-handler';
 import type { RuntimeTable } from './service-runtime';
@@ -70,6 +71,8 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
       }
     }
 
+    // Read before the framing headers are stripped.
+    const body = requestHasBody(req) ? 'stream' : 'none';
     const headers = stripHopByHop(req.headers);
     // Forwarded identity from a caller that is not a Mesher is the caller's own claim: drop it.
     if (!trusted) scrubForwardedIdentity(headers);
@@ -88,6 +91,6 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
         if (kind === 'timeout') ex.fail('UPSTREAM_TIMEOUT', `local app '${o.serviceName}' did not answer within ${o.timeoutMs} ms`);
         else ex.fail('APP_UNAVAILABLE', `local app '${o.serviceName}' at ${o.appUrl} failed: ${kind} (${err.message})`);
       },
-    });
+    }, body);
   };
 }

@@ -8,6 +8,7 @@ import { Exchange, type RequestObserver } from './exchange';
 import { startExplanation, type ExplainLog } from './explain';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
+import { requestHasBody } from './request-body';
 import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import type { EgressTable } from './egress-table';
@@ -314,7 +315,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
           ex.fail('UPSTREAM_UNAVAILABLE', `instance ${inst.endpoint} of '${entry.name}' failed: ${kind} (${err.message})`);
         }
       },
-    }, f.body, sidecar ? entry.name : undefined);
+    }, f.body ?? (f.hasBody ? 'stream' : 'none'), sidecar ? entry.name : undefined);
   }
 
   function retryAllowed(f: Flight, outcome: AttemptOutcome): boolean {
@@ -374,12 +375,6 @@ function readBody(req: IncomingMessage, done: (body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.once('end', () => done(Buffer.concat(chunks)));
-}
-
-function requestHasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  if (len !== undefined) return len !== '0';
-  return req.headers['transfer-encoding'] !== undefined;
 }
 
 function sessionKeyOf(policy: PolicySpec, req: IncomingMessage): string | undefined {

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { parse as parseUrl, type Url } from 'node:url';
 import httpProxy from 'http-proxy';
 import { describeTlsError, meshClientTls } from './mesh-identity';
@@ -20,6 +20,13 @@ export interface AttemptHandle {
   abort(): void;
 }
 
+/**
+ * How the request body goes upstream: 'stream' pipes it from the request, a Buffer (read ahead so a
+ * retry can send it again) is sent as is, 'none' ends the upstream request at once. The caller says
+ * which: by the time of the attempt the request's own framing headers have been stripped.
+ */
+export type AttemptBody = 'stream' | 'none' | Buffer;
+
 export interface UpstreamTransport {
   attempt(
     req: http.IncomingMessage,
@@ -27,8 +34,7 @@ export interface UpstreamTransport {
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
-    /** A request body read ahead (to be replayed on retry); without it the request streams. */
-    body?: Buffer,
+    body: AttemptBody,
     /**
      * The destination service when the target is a sidecar's instance: an https:// one is reached with
      * mesh TLS (this sidecar's certificate, the mesh CA) and its certificate must name this service.
@@ -73,6 +79,13 @@ class Attempt implements AttemptHandle {
     else if (this.finish()) this.cb.onFailure('timeout', new Error('per-try timeout'));
   }
 }
+
+/**
+ * What http-proxy pipes upstream for a request without a body: it ends the upstream request at once.
+ * `req.pipe()` would add and remove eight listeners and run the stream machinery only to learn that
+ * the request has already ended.
+ */
+const NO_BODY = { pipe: (dest: Writable) => dest.end() } as unknown as Readable;
 
 const ATTEMPT = Symbol('mesher.attempt');
 type WithAttempt = http.IncomingMessage & { [ATTEMPT]?: Attempt };
@@ -143,14 +156,14 @@ export class HttpProxyTransport implements UpstreamTransport {
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
-    body?: Buffer,
+    body: AttemptBody,
     meshService?: string,
   ): AttemptHandle {
     const a = new Attempt(cb);
     (req as WithAttempt)[ATTEMPT] = a;
     if (timeoutMs > 0 && Number.isFinite(timeoutMs)) a.timer = setTimeout(() => a.expire(), timeoutMs);
     // http-proxy pipes `buffer` instead of the (already consumed) request when one is given.
-    const buffer = body ? Readable.from([body], { objectMode: false }) : undefined;
+    const buffer = body === 'stream' ? undefined : body === 'none' ? NO_BODY : Readable.from([body], { objectMode: false });
     const tls = target.startsWith('https:');
     const parsed = this.parsedTarget(target);
     let options: httpProxy.ServerOptions;

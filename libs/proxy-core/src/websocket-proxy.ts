@@ -14,6 +14,7 @@ import { stripHopByHop } from './forward-headers';
 import { describeTlsError, meshClientTls } from './mesh-identity';
 import { inboundCaller } from './mesh-trust';
 import { randomHex } from './outbound-handler';
+import { requestHasBody } from './request-body';
 import { checkRequest, scrubForwardedIdentity, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import { isTargetError, resolveProxyTarget } from './request-target';
@@ -210,12 +211,6 @@ function dropField(raw: readonly string[], name: string): string[] {
   return out;
 }
 
-/** Only bodiless upgrade requests are proxied: there is no framing to relay a body under. */
-function hasBody(req: http.IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
-
 interface Common {
   via: string;
   guard?: RequestGuard;
@@ -300,7 +295,8 @@ class UpgradeRecord {
       this.fail(r.code, r.message, r.status);
       return true;
     }
-    if (hasBody(this.req)) {
+    // Only bodiless upgrade requests are proxied: there is no framing to relay a body under.
+    if (requestHasBody(this.req)) {
       this.fail('BAD_REQUEST', 'an upgrade request with a body is not supported');
       return true;
     }
