@@ -45,6 +45,23 @@ describe('CircuitBreaker', () => {
     assert.equal(b.state(0), 'open');
   });
 
+  test('a success that brings the volume to the threshold opens it when the failures are enough', () => {
+    const b = new CircuitBreaker(spec);
+    feed(b, 0, 0, 5);
+    feed(b, 9_000, 4, 0);
+    assert.equal(b.state(9_000), 'closed'); // 9 requests: below volume
+    b.onSuccess(9_999, false); // 10 requests, 5 failures = 50%, the failures still inside the window
+    assert.equal(b.state(9_999), 'open');
+  });
+
+  test('a success after the failures have left the window does not open it', () => {
+    const b = new CircuitBreaker(spec);
+    feed(b, 0, 0, 5);
+    feed(b, 9_000, 4, 0);
+    b.onSuccess(10_000, false); // the 5 failures at 0 are out of the 10 s window
+    assert.equal(b.state(10_000), 'closed');
+  });
+
   test('stays closed just under the error threshold', () => {
     const b = new CircuitBreaker(spec);
     feed(b, 0, 11, 9); // 45%

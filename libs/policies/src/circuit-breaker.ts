@@ -21,6 +21,8 @@ export class CircuitBreaker {
   private openedAt: number | undefined;
   /** Start time of the outstanding probe; undefined when none is out. */
   private probeStartedAt: number | undefined;
+  /** Last failure counted in the window: with none inside it, a success cannot open the circuit. */
+  private lastFailAt = -Infinity;
 
   constructor(spec: CircuitBreakerSpec) {
     this.spec = spec;
@@ -45,7 +47,8 @@ export class CircuitBreaker {
     // Results of requests admitted before the breaker opened do not change an open breaker.
     if (this.openedAt !== undefined) return;
     this.window.add('ok', now);
-    this.maybeOpen(now);
+    // Summing the window on every success is the breaker's whole cost on a healthy service.
+    if (now - this.lastFailAt < this.spec.windowMs) this.maybeOpen(now);
   }
 
   onFailure(now: number, wasProbe: boolean): void {
@@ -57,6 +60,7 @@ export class CircuitBreaker {
     }
     if (this.openedAt !== undefined) return;
     this.window.add('fail', now);
+    this.lastFailAt = now;
     this.maybeOpen(now);
   }
 
