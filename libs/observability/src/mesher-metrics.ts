@@ -61,13 +61,23 @@ interface Labelled<C> {
 }
 
 type CounterChild = Counter.Internal;
+
+/**
+ * One series of mesher_requests_total, counted in place: the hot path adds 1 to a number, and the
+ * counter reads the series when scraped (prom-client's child inc() hashes and validates its labels on
+ * every call).
+ */
+interface RequestSeries {
+  labels: Record<string, string>;
+  value: number;
+}
 type GaugeChild = Gauge.Internal<string>;
 
 /** Cached children of one (direction, source, destination). */
 interface EdgeChildren {
   duration: HistogramSeries;
   /** Request counters by status class index, then by `route SEP code`; unused for the overflow edge. */
-  requests: Array<Map<string, CounterChild> | undefined>;
+  requests: Array<Map<string, RequestSeries> | undefined>;
   overflow: boolean;
 }
 
@@ -91,7 +101,8 @@ export class MesherMetrics {
     edge: new Map(),
   };
   private readonly overflowEdges = new Map<TrafficDirection, EdgeChildren>();
-  private readonly overflowRequests = new Map<TrafficDirection, CounterChild>();
+  private readonly overflowRequests = new Map<TrafficDirection, RequestSeries>();
+  private readonly requestSeriesList: RequestSeries[] = [];
   private edgeSeries = 0;
   private requestSeries = 0;
   private readonly retryChildren = new Map<string, CounterChild>();
@@ -118,6 +129,11 @@ export class MesherMetrics {
       help: 'Requests handled by the proxy, by direction, edge, route, status class and Mesher error code.',
       labelNames: ['direction', 'source', 'destination', 'route', 'status_class', 'code'],
       registers,
+      collect: () => {
+        const counter = this.requestsTotal;
+        counter.reset();
+        for (const s of this.requestSeriesList) counter.inc(s.labels, s.value);
+      },
     });
     // Observed on every request: series kept per edge, no label hashing per observation.
     this.requestDuration = new SeriesHistogram(
@@ -189,14 +205,14 @@ export class MesherMetrics {
     const edge = this.edges[labels.direction].get(labels.source)?.get(labels.destination) ?? this.newEdge(labels);
     edge.duration.observe(durationMs >= 0 ? durationMs / 1000 : 0);
     if (edge.overflow) {
-      this.overflowRequestCounter(labels.direction).inc();
+      this.overflowRequestCounter(labels.direction).value++;
       return;
     }
     const cls = statusClassIndex(labels.status);
     const byKey = (edge.requests[cls] ??= new Map());
     const route = labels.route ?? '';
     const key = labels.code === null ? route : route + SEP + labels.code;
-    (byKey.get(key) ?? this.newRequestCounter(byKey, key, labels, cls)).inc();
+    (byKey.get(key) ?? this.newRequestCounter(byKey, key, labels, cls)).value++;
   }
 
   incRetry(destination: string): void {
@@ -277,14 +293,14 @@ export class MesherMetrics {
   }
 
   private newRequestCounter(
-    byKey: Map<string, CounterChild>,
+    byKey: Map<string, RequestSeries>,
     key: string,
     labels: RequestMetricLabels,
     cls: number,
-  ): CounterChild {
+  ): RequestSeries {
     // At the cap nothing is cached, so the maps stop growing; these requests take this slow path.
     if (this.requestSeries >= this.maxSeries) return this.overflowRequestCounter(labels.direction);
-    const child = this.requestsTotal.labels(
+    const series = this.addRequestSeries(
       labels.direction,
       clip(labels.source),
       clip(labels.destination),
@@ -292,18 +308,24 @@ export class MesherMetrics {
       STATUS_CLASSES[cls],
       clip(labels.code ?? ''),
     );
-    byKey.set(key, child);
+    byKey.set(key, series);
     this.requestSeries++;
-    return child;
+    return series;
   }
 
-  private overflowRequestCounter(direction: TrafficDirection): CounterChild {
-    let child = this.overflowRequests.get(direction);
-    if (child === undefined) {
-      child = this.requestsTotal.labels(direction, OVF, OVF, OVF, OVF, OVF);
-      this.overflowRequests.set(direction, child);
+  private overflowRequestCounter(direction: TrafficDirection): RequestSeries {
+    let series = this.overflowRequests.get(direction);
+    if (series === undefined) {
+      series = this.addRequestSeries(direction, OVF, OVF, OVF, OVF, OVF);
+      this.overflowRequests.set(direction, series);
     }
-    return child;
+    return series;
+  }
+
+  private addRequestSeries(direction: string, source: string, destination: string, route: string, statusClass: string, code: string): RequestSeries {
+    const series = { labels: { direction, source, destination, route, status_class: statusClass, code }, value: 0 };
+    this.requestSeriesList.push(series);
+    return series;
   }
 
   /** Slow path of every cached metric: creates the child, or falls back to overflow at the cap. */
