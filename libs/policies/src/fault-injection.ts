@@ -32,9 +32,10 @@ export function decideFault(
   spec: FaultSpec | undefined,
   headers: Record<string, string | string[] | undefined>,
   random: () => number,
-): FaultDecision {
-  if (spec === undefined) return { ...NO_FAULT };
-  if (spec.headers !== undefined && !headersPredicate(spec.headers)(headers)) return { ...NO_FAULT };
+): Readonly<FaultDecision> {
+  // The shared frozen decision: most requests have no fault policy, and nobody changes a decision.
+  if (spec === undefined) return NO_FAULT;
+  if (spec.headers !== undefined && !headersPredicate(spec.headers)(headers)) return NO_FAULT;
   const hit = (percent: number) => random() * 100 < percent;
   const delayMs = spec.delay !== undefined && hit(spec.delay.percent) ? spec.delay.fixedDelayMs : 0;
   const abortStatus = spec.abort !== undefined && hit(spec.abort.percent) ? spec.abort.httpStatus : null;

@@ -19,6 +19,16 @@ describe('OutlierDetector', () => {
     assert.deepEqual(d.ejectedIds(0), ['a']);
   });
 
+  test('anyEjected is true exactly while some ejection lasts', () => {
+    const d = new OutlierDetector(spec);
+    assert.equal(d.anyEjected(0), false);
+    fail(d, 'a', 0, 3); // ejected until 1,000
+    fail(d, 'b', 500, 3); // until 1,500
+    assert.equal(d.anyEjected(1_200), true);
+    assert.equal(d.isEjected('a', 1_200), false);
+    assert.equal(d.anyEjected(1_500), false);
+  });
+
   test('a success resets the consecutive count', () => {
     const d = new OutlierDetector(spec);
     fail(d, 'a', 0, 2);

@@ -21,6 +21,8 @@ interface InstanceOutlier {
 export class OutlierDetector {
   private spec: OutlierSpec;
   private readonly instances = new Map<string, InstanceOutlier>();
+  /** The latest end of any ejection: before it, some instance may be ejected. */
+  private ejectionsEnd = 0;
 
   constructor(spec: OutlierSpec) {
     this.spec = spec;
@@ -43,7 +45,13 @@ export class OutlierDetector {
     if (!this.roomToEject(now, totalInstances)) return; // keep counting; eject when room frees up
     s.ejections = this.decayedEjections(s, now) + 1;
     s.ejectedUntil = now + this.ejectionMs(s.ejections);
+    if (s.ejectedUntil > this.ejectionsEnd) this.ejectionsEnd = s.ejectedUntil;
     s.consecutiveErrors = 0;
+  }
+
+  /** False when no instance can be ejected at `now`: the pool needs no filtering. */
+  anyEjected(now: number): boolean {
+    return this.ejectionsEnd > now;
   }
 
   isEjected(instanceId: string, now: number): boolean {

@@ -25,6 +25,21 @@ describe('stripHopByHop', () => {
     assert.deepEqual(out, { 'x-keep': '3' });
   });
 
+  test('with scrubIdentity also drops Forwarded, every X-Forwarded-* and X-Real-IP, and keeps the rest', () => {
+    const h = {
+      forwarded: 'for=1.2.3.4',
+      'x-forwarded-for': '1.2.3.4',
+      'x-forwarded-host': 'evil',
+      'x-forwarded-prefix': '/admin',
+      'x-real-ip': '1.2.3.4',
+      'x-mesher-source': 'kept-here',
+      connection: 'keep-alive',
+      accept: '*/*',
+    };
+    assert.deepEqual(stripHopByHop(h, true), { 'x-mesher-source': 'kept-here', accept: '*/*' });
+    assert.equal(stripHopByHop(h)['x-forwarded-for'], '1.2.3.4', 'kept without scrubIdentity');
+  });
+
   test('does not change its input', () => {
     const input = { connection: 'x-a', 'x-a': '1', 'x-b': '2' };
     stripHopByHop(input);

@@ -13,8 +13,19 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Returns a copy without hop-by-hop fields, including every field the Connection header names. */
-export function stripHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+/**
+ * Forwarded identity a client could forge (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`): dropped so that
+ * only the values Mesher sets itself go upstream.
+ */
+function isForwardedIdentity(key: string): boolean {
+  return key.startsWith('x-forwarded-') || key === 'forwarded' || key === 'x-real-ip';
+}
+
+/**
+ * Returns a copy without hop-by-hop fields, including every field the Connection header names, and
+ * with `scrubIdentity` without forwarded identity too (one pass over the fields for both).
+ */
+export function stripHopByHop(headers: IncomingHttpHeaders, scrubIdentity = false): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
   const conn = headers.connection;
   let named: Set<string> | null = null;
@@ -26,7 +37,7 @@ export function stripHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders
     }
   }
   for (const key in headers) {
-    if (HOP_BY_HOP.has(key) || (named !== null && named.has(key))) continue;
+    if (HOP_BY_HOP.has(key) || (named !== null && named.has(key)) || (scrubIdentity && isForwardedIdentity(key))) continue;
     out[key] = headers[key];
   }
   // "TE: trailers" is the one TE value that may pass (RFC 9110 10.1.4).

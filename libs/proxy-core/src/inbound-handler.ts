@@ -7,7 +7,7 @@ import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { inboundCaller } from './mesh-trust';
 import { relayResponse } from './relay';
 import { requestHasBody } from './request-body';
-import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
+import { guardExchange, type RequestGuard } from './request-guard';
 import { randomHex } from './outbound-handler';
 import type { RuntimeTable } from './service-runtime';
 import type { UpstreamTransport } from './upstream-transport';
@@ -73,9 +73,8 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
 
     // Read before the framing headers are stripped.
     const body = requestHasBody(req) ? 'stream' : 'none';
-    const headers = stripHopByHop(req.headers);
-    // Forwarded identity from a caller that is not a Mesher is the caller's own claim: drop it.
-    if (!trusted) scrubForwardedIdentity(headers);
+    // Forwarded identity from a caller that is not a Mesher is the caller's own claim: dropped.
+    const headers = stripHopByHop(req.headers, !trusted);
     headers['x-forwarded-for'] = appendForwardedFor(trusted ? req.headers['x-forwarded-for'] : undefined, req.socket.remoteAddress ?? '');
     headers['x-request-id'] = ex.requestId;
     propagateTrace(req.headers, headers, randomHex);

@@ -9,7 +9,7 @@ import { startExplanation, type ExplainLog } from './explain';
 import { appendForwardedFor, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
 import { requestHasBody } from './request-body';
-import { guardExchange, scrubForwardedIdentity, type RequestGuard } from './request-guard';
+import { guardExchange, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import type { EgressTable } from './egress-table';
 import { isTargetError, resolveProxyTarget } from './request-target';
@@ -49,7 +49,8 @@ interface Flight {
   policy: PolicySpec;
   balancer: Balancer;
   candidates: readonly InstanceRecord[];
-  tried: Set<string>;
+  /** Instances tried so far (a retry prefers the others). */
+  tried: string[];
   hasBody: boolean;
   /** The body read ahead so a retry can send it again (opted-in retries of small bodies only). */
   body: Buffer | undefined;
@@ -177,8 +178,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
 
     // pass: headers (once; every attempt sends the same ones)
     const hasBody = requestHasBody(req);
-    const headers = stripHopByHop(req.headers);
-    scrubForwardedIdentity(headers);
+    const headers = stripHopByHop(req.headers, true);
     headers.host = target.authority;
     headers['x-forwarded-for'] = appendForwardedFor(undefined, req.socket.remoteAddress ?? '');
     headers['x-forwarded-proto'] = 'http';
@@ -201,7 +201,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       policy,
       balancer: rt.balancerFor(decision.target, policy.loadBalancer),
       candidates: decision.candidates,
-      tried: new Set(),
+      tried: [],
       hasBody,
       body: undefined,
       handle: null,
@@ -251,13 +251,13 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     let pool = f.candidates;
     const outlier = rt.outlier;
     const unhealthy = rt.unhealthy;
-    if ((outlier || (unhealthy && unhealthy.size > 0)) && pool.length > 0) {
+    if (((outlier && outlier.anyEjected(t)) || (unhealthy && unhealthy.size > 0)) && pool.length > 0) {
       // Ejected (passive) and failing active checks: the same instance state, skipped alike.
       pool = pool.filter((i) => !(outlier && outlier.isEjected(i.id, t)) && !(unhealthy && unhealthy.has(i.id)));
     }
-    if (f.tried.size > 0 && pool.length > 1) {
+    if (f.tried.length > 0 && pool.length > 1) {
       // Retry on another instance first.
-      const untried = pool.filter((i) => !f.tried.has(i.id));
+      const untried = pool.filter((i) => !f.tried.includes(i.id));
       if (untried.length > 0) pool = untried;
     }
     const ctx = { now: t, random, sessionKey: f.sessionKey };
@@ -268,7 +268,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     }
     ex.attempts++;
     ex.instance = inst;
-    f.tried.add(inst.id);
+    f.tried.push(inst.id);
     const sidecar = inst.registeredBy.startsWith('sidecar:');
     if (o.meshSecret && sidecar) ex.req.headers['x-mesher-token'] = o.meshSecret;
     else delete ex.req.headers['x-mesher-token'];

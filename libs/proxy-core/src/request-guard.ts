@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { MesherErrorCode } from '@mesher/contracts';
 import { ERROR_STATUS } from './error-map';
 import type { Exchange } from './exchange';
@@ -123,12 +123,3 @@ export function guardExchange(ex: Exchange, guard: RequestGuard | undefined): bo
   return false;
 }
 
-/**
- * Drops every forwarded-identity field a client could forge (`Forwarded`, `X-Forwarded-*`,
- * `X-Real-IP`), so only the values Mesher sets itself go upstream.
- */
-export function scrubForwardedIdentity(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
-  for (const key in headers) {
-    if (key.startsWith('x-forwarded-') || key === 'forwarded' || key === 'x-real-ip') delete headers[key];
-  }
-}

@@ -15,7 +15,7 @@ import { describeTlsError, meshClientTls } from './mesh-identity';
 import { inboundCaller } from './mesh-trust';
 import { randomHex } from './outbound-handler';
 import { requestHasBody } from './request-body';
-import { checkRequest, scrubForwardedIdentity, type RequestGuard } from './request-guard';
+import { checkRequest, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import { isTargetError, resolveProxyTarget } from './request-target';
 import type { RuntimeTable } from './service-runtime';
@@ -354,8 +354,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     if (!inst) return rec.fail('NO_HEALTHY_INSTANCE', `no healthy instance of '${entry.name}' for the upgrade`);
     rec.instance = inst.id;
 
-    const headers = stripHopByHop(req.headers) as http.OutgoingHttpHeaders;
-    scrubForwardedIdentity(headers);
+    const headers = stripHopByHop(req.headers, true) as http.OutgoingHttpHeaders;
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade;
     headers.host = target.authority;
@@ -417,9 +416,8 @@ export function createInboundUpgradeHandler(o: InboundUpgradeOptions): UpgradeHa
       const r = rt.perSource.take(rec.source, t);
       if (!r.ok) return rec.fail('RATE_LIMITED', `rate limit for '${rec.source}' calling '${o.serviceName}' exceeded`, 429, retryAfter(r.retryAfterMs));
     }
-    const headers = stripHopByHop(req.headers) as http.OutgoingHttpHeaders;
+    const headers = stripHopByHop(req.headers, !trusted) as http.OutgoingHttpHeaders;
     const forwardedFor = req.headers['x-forwarded-for'];
-    if (!trusted) scrubForwardedIdentity(headers);
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade;
     const peer = req.socket.remoteAddress ?? '';
