@@ -8,6 +8,7 @@ const { parseArgs, HELP } = require('./lib/args');
 const { header, appendResults } = require('./lib/report');
 const { loadTool } = require('./lib/load');
 const { REPO } = require('./lib/procs');
+const { enablePinning } = require('./lib/cpus');
 
 async function main() {
   let o;
@@ -26,8 +27,10 @@ async function main() {
     process.exit(1);
   }
   const log = (s) => process.stdout.write(s + '\n');
+  // Before any child starts: children inherit the runner's CPUs, proxies get their own (lib/cpus.js).
+  const pinning = o.pin ? enablePinning() : null;
   const suites = ['compare', 'scale', 'soak', 'profile'].filter((s) => o[s]);
-  log(`bench: ${suites.join(', ')}${o.quick ? ' (quick)' : ''}; load tool: ${loadTool()}`);
+  log(`bench: ${suites.join(', ')}${o.quick ? ' (quick)' : ''}; load tool: ${loadTool()}; ${pinning ?? 'unpinned'}`);
   const sections = [];
   const started = Date.now();
   for (const s of suites) {
@@ -41,7 +44,9 @@ async function main() {
   }
   const section = [
     header(`${suites.join(', ')}${o.quick ? ' (quick)' : ''}`, [
-      'the load generator, the upstream and every proxy share the same 2 cores (and the machine was shared with other engineers running tests), so absolute figures are noisy; ratios within one run are the meaningful part',
+      pinning ??
+        'unpinned: the load generator, the upstream and every proxy share the same cores (and the machine may be shared with other work), so absolute figures are noisy',
+      'ratios within one run are the meaningful part',
       `total time ${Math.round((Date.now() - started) / 1000)} s`,
     ]),
     ...sections,

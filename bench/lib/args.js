@@ -21,6 +21,7 @@ options:
   --quick             short smoke run: 2 s measurements, 2 rounds, 200k soak; not written to RESULTS.md unless --write
   --write / --no-write  append (or not) a dated section to the results file
   --results <file>    results file (default bench/RESULTS.md)
+  --no-pin            let every process run on any CPU (default: proxies under test on the last CPU, the rest on the others)
   --help`;
 
 function parseArgs(argv) {
@@ -38,6 +39,7 @@ function parseArgs(argv) {
     soakRequests: 1_000_000,
     quick: false,
     write: null,
+    pin: true,
     results: path.join(__dirname, '..', 'RESULTS.md'),
   };
   const explicit = new Set();
@@ -90,6 +92,9 @@ function parseArgs(argv) {
         break;
       case '--no-write':
         o.write = false;
+        break;
+      case '--no-pin':
+        o.pin = false;
         break;
       case '--results':
         o.results = path.resolve(val());

@@ -7,6 +7,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { REPO, spawnReady, tempDir, freePort, sleep, which, track } = require('./procs');
+const { proxyCommand } = require('./cpus');
 
 const MESHER_BIN = path.join(REPO, 'bin', 'mesher.js');
 const jsonLine = (pred) => (line) => {
@@ -70,7 +71,7 @@ async function startUpstream() {
 
 async function startBareProxy(upstream, { nodeArgs = [] } = {}) {
   const script = path.join(__dirname, '..', 'servers', 'bare-proxy.server.js');
-  const p = await spawnReady('bare http-proxy', process.execPath, [...nodeArgs, script, upstream.base], jsonLine((o) => o.ready));
+  const p = await spawnReady('bare http-proxy', ...proxyCommand(process.execPath, [...nodeArgs, script, upstream.base]), jsonLine((o) => o.ready));
   const url = `http://127.0.0.1:${p.info.port}/`;
   await waitRoutable(url, 'bench');
   return { name: 'bare http-proxy', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
@@ -79,7 +80,7 @@ async function startBareProxy(upstream, { nodeArgs = [] } = {}) {
 /** Mesher's outbound handler from the libs alone (no Nest app, no observer): bench/servers/core-proxy.server.js. */
 async function startCoreProxy(upstream, { nodeArgs = [] } = {}) {
   const script = path.join(__dirname, '..', 'servers', 'core-proxy.server.js');
-  const p = await spawnReady('proxy-core', process.execPath, [...nodeArgs, script, upstream.base], jsonLine((o) => o.ready));
+  const p = await spawnReady('proxy-core', ...proxyCommand(process.execPath, [...nodeArgs, script, upstream.base]), jsonLine((o) => o.ready));
   const url = `http://127.0.0.1:${p.info.port}/`;
   await waitRoutable(url, 'bench');
   return { name: 'proxy-core libs only', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
@@ -92,8 +93,7 @@ async function startCoreProxy(upstream, { nodeArgs = [] } = {}) {
 function startMesherProcess(args, { dataDir = tempDir('mesher-'), nodeArgs = [], env = {} } = {}) {
   return spawnReady(
     'mesher',
-    process.execPath,
-    [...nodeArgs, MESHER_BIN, 'start', '--proxy-port', '0', '--admin-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args],
+    ...proxyCommand(process.execPath, [...nodeArgs, MESHER_BIN, 'start', '--proxy-port', '0', '--admin-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...args]),
     jsonLine((o) => o.msg === 'mesher started'),
     { env, timeoutMs: 60_000 },
   ).then((p) => Object.assign(p, { dataDir }));
@@ -186,7 +186,7 @@ http {
 `;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
   // nginx prints nothing when it starts in the foreground: ready is when the port answers.
-  const child = track(spawn(bin, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(...proxyCommand(bin, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]), { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
