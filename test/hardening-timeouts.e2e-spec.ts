@@ -220,11 +220,14 @@ describe('request body idle timeout and request deadlines on the outbound, inbou
     await waitFor('upstream request of /early cut', () => (up.cut['/early'] ?? 0) - cut0 === 1);
   });
 
-  test('body timeouts are counted per listener in /metrics', async () => {
+  test('body timeouts are counted per listener in /metrics, and the requests under code REQUEST_TIMEOUT', async () => {
     const text = (await request(m.admin, 'GET', '/metrics')).body;
     for (const l of ['outbound', 'inbound', 'edge']) {
       const line = text.split('\n').find((x) => x.startsWith(`mesher_request_body_timeouts_total{listener="${l}"}`));
       assert.ok(line && Number(line.split(' ').pop()) >= 2, `${l}: ${line}`);
+      // The requests they ended are counted under their error code, as every other Mesher error is.
+      const coded = text.split('\n').find((x) => x.startsWith(`mesher_requests_total{direction="${l}"`) && x.includes('code="REQUEST_TIMEOUT"'));
+      assert.ok(coded && Number(coded.split(' ').pop()) >= 1, `${l}: no mesher_requests_total with code REQUEST_TIMEOUT`);
     }
   });
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { writeMesherError } from './error-map';
+import { noteMesherError, writeMesherError } from './error-map';
 import { requestHasBody } from './request-body';
 
 interface Watch {
@@ -78,6 +78,7 @@ export class BodyIdleTimer {
     this.timedOut++;
     if (res.headersSent) {
       // A response is under way: a second status line is impossible, cutting is the honest signal.
+      noteMesherError(res, 'REQUEST_TIMEOUT');
       res.destroy();
       return;
     }

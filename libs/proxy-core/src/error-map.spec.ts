@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MESHER_ERROR_CODES } from '@mesher/contracts';
-import { ERROR_STATUS, writeMesherError } from './error-map';
+import { ERROR_STATUS, mesherErrorOf, writeMesherError } from './error-map';
 
 type Handler = (res: http.ServerResponse) => void;
 
@@ -74,21 +74,37 @@ describe('writeMesherError', () => {
   });
 
   test('after the head went out the connection is cut rather than a second response written', async () => {
+    let cut: http.ServerResponse | null = null;
     handler = (res) => {
       res.writeHead(200, { 'content-length': '100' });
       res.write('partial');
       writeMesherError(res, 'UPSTREAM_UNAVAILABLE', 'died mid-body');
+      cut = res;
     };
     await assert.rejects(get(), /aborted|socket hang up|ECONNRESET/);
+    assert.equal(mesherErrorOf(cut!), 'UPSTREAM_UNAVAILABLE', 'the cut response still names its error');
+  });
+
+  test('notes the code on the response it answered, for the exchange that did not produce it', async () => {
+    let answered: http.ServerResponse | null = null;
+    handler = (res) => {
+      writeMesherError(res, 'REQUEST_TIMEOUT', 'request body stalled');
+      answered = res;
+    };
+    assert.equal((await get()).status, 408);
+    assert.equal(mesherErrorOf(answered!), 'REQUEST_TIMEOUT');
   });
 
   test('an already ended response is left alone', async () => {
+    let ended: http.ServerResponse | null = null;
     handler = (res) => {
       res.end('done');
       writeMesherError(res, 'UPSTREAM_UNAVAILABLE', 'late');
+      ended = res;
     };
     const r = await get();
     assert.equal(r.status, 200);
     assert.equal(r.body, 'done');
+    assert.equal(mesherErrorOf(ended!), undefined, 'nothing noted for a response it did not touch');
   });
 });

@@ -23,6 +23,19 @@ export const ERROR_STATUS: { readonly [K in MesherErrorCode]: number } = {
   UPSTREAM_TLS_ERROR: 502, // the upstream's certificate is untrusted or names another service, or the handshake failed
 };
 
+/** Responses Mesher answered (or cut) with one of its errors outside an Exchange's own fail(), e.g. a stalled body. */
+const noted = new WeakMap<ServerResponse, MesherErrorCode>();
+
+/** Records that `res` carries (or was cut for) Mesher's error `code`, for the access log and metrics. */
+export function noteMesherError(res: ServerResponse, code: MesherErrorCode): void {
+  noted.set(res, code);
+}
+
+/** The Mesher error `res` was answered or cut with, if one was noted. */
+export function mesherErrorOf(res: ServerResponse): MesherErrorCode | undefined {
+  return noted.get(res);
+}
+
 /**
  * Answers a failure Mesher produced itself: JSON {code, message} plus `x-mesher-error`.
  * Safe to call at any point: if headers already went out, the only honest signal left is to cut the
@@ -37,6 +50,7 @@ export function writeMesherError(
 ): void {
   // A response that already ended (or died) is left alone: cutting it could lose bytes still in flight.
   if (res.destroyed || res.writableEnded) return;
+  noteMesherError(res, code);
   if (res.headersSent) {
     res.destroy();
     return;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InstanceRecord, MesherErrorCode } from '@mesher/contracts';
-import { ERROR_STATUS, writeMesherError } from './error-map';
+import { ERROR_STATUS, mesherErrorOf, writeMesherError } from './error-map';
 import type { Explanation } from './explain';
 
 /** outbound: the local app's calls; inbound: calls to the local app; edge: calls from outside the mesh. */
@@ -90,6 +90,9 @@ export class Exchange {
     // request's 'aborted', which Node 20 no longer emits, and would leave the upstream socket open).
     const up = this.upstream;
     if (up !== null && !up.complete) up.destroy();
+    // An error answered outside fail() (the listener's body timeout) still names its code; looked up
+    // only for responses that did not end well, which keeps the 2xx path free of it.
+    if (this.code === null && (status >= 400 || !res.writableFinished)) this.code = mesherErrorOf(res) ?? null;
     const ok = this.code === null && status < 500;
     for (const fn of this.onDone) fn(ok);
     this.observer?.onComplete({

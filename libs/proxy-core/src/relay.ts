@@ -37,12 +37,12 @@ export function relayResponse(ex: Exchange, upRes: IncomingMessage, via: string)
     }
   });
   upRes.on('end', () => res.end());
-  const cut = () => {
+  // 'close' follows every end, error or cut. No 'error' listener is needed: an IncomingMessage emits
+  // 'error' only to listeners it has, and never throws for want of one.
+  upRes.on('close', () => {
     if (!upRes.complete && !res.writableFinished && !res.destroyed) {
       ex.code = 'UPSTREAM_UNAVAILABLE';
       res.destroy();
     }
-  };
-  upRes.on('error', cut);
-  upRes.on('close', cut);
+  });
 }
