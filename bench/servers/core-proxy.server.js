@@ -3,6 +3,7 @@
 // one-service snapshot (default policies), on a ProxyServer, no observer. Isolates what the libs
 // cost from what the application around them costs.
 // Usage: node core-proxy.server.js <upstream-url>. Prints {"ready":true,"port":N}.
+const { instanceRecord } = require('@mesher/contracts');
 const { buildSnapshot, SnapshotHolder } = require('@mesher/registry');
 const { createOutboundHandler, HttpProxyTransport, ProxyServer, RuntimeTable } = require('@mesher/proxy-core');
 
@@ -11,7 +12,7 @@ const now = Date.now();
 const state = {
   revision: 1,
   services: [{ name: 'bench', app: null, description: null }],
-  instances: [{ id: 'up', service: 'bench', version: '1.0.0', endpoint: target, labels: {}, weight: 100, status: 'UP', registeredBy: 'api', lastHeartbeat: now, ttl: 0 }],
+  instances: [instanceRecord('bench', 'up', { endpoint: target, lastHeartbeat: now })],
   routes: [],
   policies: [],
 };

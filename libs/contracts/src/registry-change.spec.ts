@@ -1,28 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffConfig } from './config-diff';
-import { configOf, type InstanceRecord, type RegistryState } from './model';
+import { instanceRecord } from './fixtures';
+import { configOf, type RegistryState } from './model';
 import { applyConfigDeltas, configSliceOf, configSlices, sourcesOf, type ConfigDelta } from './registry-change';
 
-const inst = (service: string, id: string, over: Partial<InstanceRecord> = {}): InstanceRecord => ({
-  id,
-  service,
-  version: '1.0.0',
-  endpoint: `http://127.0.0.1:9/${id}`,
-  labels: {},
-  weight: 100,
-  status: 'UP',
-  registeredBy: 'api',
-  lastHeartbeat: 0,
-  ttl: 0,
-  ...over,
-});
 
 function state(): RegistryState {
   return {
     revision: 1,
     services: ['b', 'a', 'c'].map((name) => ({ name, app: null, description: null })),
-    instances: [inst('a', 'a2'), inst('a', 'a1'), inst('b', 'b1'), inst('b', 'side', { registeredBy: 'sidecar:n1' }), inst('ghost', 'g1')],
+    instances: [instanceRecord('a', 'a2'), instanceRecord('a', 'a1'), instanceRecord('b', 'b1'), instanceRecord('b', 'side', { registeredBy: 'sidecar:n1' }), instanceRecord('ghost', 'g1')],
     routes: [
       { id: 'r2', service: 'a', precedence: 1, match: null, route: [{ tags: {}, weight: 1 }], policy: null },
       { id: 'r1', service: 'b', precedence: 0, match: { pathPrefix: '/x' }, route: [{ tags: { version: '1.0.0' }, weight: 1 }], policy: null },
@@ -60,7 +48,7 @@ describe('registry change helpers', () => {
     const s0 = state();
     let cfg = configOf(s0);
     const s1 = structuredClone(s0);
-    s1.instances.push(inst('c', 'c1', { labels: { zone: 'z' } }));
+    s1.instances.push(instanceRecord('c', 'c1', { labels: { zone: 'z' } }));
     s1.policies = [];
     const s2 = structuredClone(s1);
     s2.routes[1] = { ...s2.routes[1], service: 'a' }; // a rule moves from b to a

@@ -1,21 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HealthCheckSpec, InstanceRecord, RegistryState } from '@mesher/contracts';
+import { instanceRecord, type HealthCheckSpec, type InstanceRecord, type RegistryState } from '@mesher/contracts';
 import { buildSnapshot } from '@mesher/registry';
 import { ActiveHealthChecker } from './active-health-checker';
 
-const inst = (id: string): InstanceRecord => ({
-  id,
-  service: 'cart',
-  version: '1',
-  endpoint: `http://${id}`,
-  labels: {},
-  weight: 1,
-  status: 'UP',
-  registeredBy: 'api',
-  lastHeartbeat: 0,
-  ttl: 0,
-});
+const inst = (id: string): InstanceRecord => instanceRecord('cart', id, { endpoint: `http://${id}`, weight: 1 });
 const state = (ids: string[]): RegistryState => ({
   revision: 1,
   services: [{ name: 'cart', app: null, description: null }],

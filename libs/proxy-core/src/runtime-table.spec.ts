@@ -1,23 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sourcesOf, type InstanceRecord, type RegistryState } from '@mesher/contracts';
+import { instanceRecord, sourcesOf, type InstanceRecord, type RegistryState } from '@mesher/contracts';
 import { buildSnapshot, updateSnapshot } from '@mesher/registry';
 import { RuntimeTable, type ServiceRuntime } from './service-runtime';
 
 const NOW = 1_000;
 
-const inst = (service: string, id: string): InstanceRecord => ({
-  id,
-  service,
-  version: '1',
-  endpoint: `http://127.0.0.1:9/${id}`,
-  labels: {},
-  weight: 100,
-  status: 'UP',
-  registeredBy: 'api',
-  lastHeartbeat: NOW,
-  ttl: 0,
-});
+const inst = (service: string, id: string): InstanceRecord => instanceRecord(service, id, { lastHeartbeat: NOW });
 
 function state(n: number): RegistryState {
   const names = Array.from({ length: n }, (_, i) => `svc-${i}`);

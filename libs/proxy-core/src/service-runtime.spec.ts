@@ -1,15 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InstanceRecord, RegistryState } from '@mesher/contracts';
+import { instanceRecord, type InstanceRecord, type RegistryState } from '@mesher/contracts';
 import { RandomBalancer, RoundRobinBalancer } from '@mesher/policies';
 import { buildSnapshot, decideRoute } from '@mesher/registry';
 import { ServiceRuntime } from './service-runtime';
 
 const NOW = 1_000;
 
-function inst(id: string, version: string): InstanceRecord {
-  return { id, service: 'shop', version, endpoint: `http://127.0.0.1:1/${id}`, labels: {}, weight: 100, status: 'UP', registeredBy: 'api', lastHeartbeat: NOW, ttl: 0 };
-}
+const inst = (id: string, version: string): InstanceRecord => instanceRecord('shop', id, { version, lastHeartbeat: NOW });
 
 function state(routePolicy: RegistryState['routes'][number]['policy'] = null): RegistryState {
   return {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { InstanceRecord, RegistryState } from '@mesher/contracts';
+import { instanceRecord, type InstanceRecord, type RegistryState } from '@mesher/contracts';
 import { buildSnapshot, SnapshotHolder } from '@mesher/registry';
 import type { CompletedExchange } from './exchange';
 import { ProxyServer } from './proxy-server';
@@ -128,18 +128,7 @@ describe('upgrade proxying over real sockets', () => {
     });
     inPort = (await inbound.listen(0, '127.0.0.1')).port;
 
-    const inst = (id: string, endpoint: string): InstanceRecord => ({
-      id,
-      service: id,
-      version: '1',
-      endpoint,
-      labels: {},
-      weight: 1,
-      status: 'UP',
-      registeredBy: 'api',
-      lastHeartbeat: 0,
-      ttl: 0,
-    });
+    const inst = (id: string, endpoint: string): InstanceRecord => instanceRecord(id, id, { endpoint, weight: 1 });
     const state: RegistryState = {
       revision: 1,
       services: [

@@ -1,26 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { InstanceRecord, RegistryState, RouteRuleRecord } from '@mesher/contracts';
+import { instanceRecord, type InstanceRecord, type RegistryState, type RouteRuleRecord } from '@mesher/contracts';
 import { seededRandom } from '@mesher/policies';
 import { buildSnapshot, decideRoute, EMPTY_STATE, instanceMatchesTags, pickTarget, type ServiceEntry } from './registry-snapshot';
 
 const NOW = 1_000_000;
 
-function inst(id: string, over: Partial<InstanceRecord> = {}): InstanceRecord {
-  return {
-    id,
-    service: 'cart',
-    version: '1.0.0',
-    endpoint: `http://127.0.0.1:${8000 + id.length}`,
-    labels: {},
-    weight: 100,
-    status: 'UP',
-    registeredBy: 'api',
-    lastHeartbeat: NOW,
-    ttl: 0,
-    ...over,
-  };
-}
+const inst = (id: string, over: Partial<InstanceRecord> = {}): InstanceRecord => instanceRecord('cart', id, { lastHeartbeat: NOW, ...over });
 
 function rule(id: string, over: Partial<RouteRuleRecord> = {}): RouteRuleRecord {
   return { id, service: 'cart', precedence: 0, match: null, route: [{ tags: {}, weight: 100 }], policy: null, ...over };

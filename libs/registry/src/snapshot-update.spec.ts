@@ -1,26 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sourcesOf, type InstanceRecord, type RegistryState, type RouteRuleRecord } from '@mesher/contracts';
+import { instanceRecord, sourcesOf, type InstanceRecord, type RegistryState, type RouteRuleRecord } from '@mesher/contracts';
 import type { RouteRequest } from './route-matcher';
 import { buildSnapshot, updateSnapshot, type RegistrySnapshot } from './registry-snapshot';
 
 const NOW = 5_000_000;
 
-function inst(service: string, id: string, over: Partial<InstanceRecord> = {}): InstanceRecord {
-  return {
-    id,
-    service,
-    version: '1.0.0',
-    endpoint: `http://127.0.0.1:9/${id}`,
-    labels: {},
-    weight: 100,
-    status: 'UP',
-    registeredBy: 'api',
-    lastHeartbeat: NOW,
-    ttl: 0,
-    ...over,
-  };
-}
+const inst = (service: string, id: string, over: Partial<InstanceRecord> = {}): InstanceRecord =>
+  instanceRecord(service, id, { lastHeartbeat: NOW, ...over });
 
 function rule(service: string, id: string, over: Partial<RouteRuleRecord> = {}): RouteRuleRecord {
   return {
