@@ -77,6 +77,15 @@ async function startBareProxy(upstream, { nodeArgs = [] } = {}) {
   return { name: 'bare http-proxy', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
 }
 
+/** The bare forwarder sending the headers Mesher must send (bench/servers/bare-headers-proxy.server.js). */
+async function startBareHeadersProxy(upstream) {
+  const script = path.join(__dirname, '..', 'servers', 'bare-headers-proxy.server.js');
+  const p = await spawnReady('bare + mesh headers', ...proxyCommand(process.execPath, [script, upstream.base]), jsonLine((o) => o.ready));
+  const url = `http://127.0.0.1:${p.info.port}/`;
+  await waitRoutable(url, 'bench');
+  return { name: 'bare http-proxy + mesh headers', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
+}
+
 /** Mesher's outbound handler from the libs alone (no Nest app, no observer): bench/servers/core-proxy.server.js. */
 async function startCoreProxy(upstream, { nodeArgs = [] } = {}) {
   const script = path.join(__dirname, '..', 'servers', 'core-proxy.server.js');
@@ -211,4 +220,4 @@ http {
   };
 }
 
-module.exports = { request, waitRoutable, startUpstream, startBareProxy, startCoreProxy, startMesherProcess, registerInstance, startMesherOneHop, startMesherTwoHops, startNginx };
+module.exports = { request, waitRoutable, startUpstream, startBareProxy, startBareHeadersProxy, startCoreProxy, startMesherProcess, registerInstance, startMesherOneHop, startMesherTwoHops, startNginx };

@@ -13,6 +13,8 @@ const T = require('../lib/targets');
 const SCENARIOS = [
   { key: 'direct', hops: 0, start: async (up) => ({ ...up, name: 'direct (upstream)', pids: [] }) },
   { key: 'bare', hops: 1, start: (up) => T.startBareProxy(up) },
+  // Not one of the issue's scenarios either: the bare forwarder plus the headers Mesher must send.
+  { key: 'bareh', hops: 1, start: (up) => T.startBareHeadersProxy(up) },
   // Not one of the issue's scenarios: Mesher's data-plane libs without the app, to split the cost.
   { key: 'core', hops: 1, start: (up) => T.startCoreProxy(up) },
   { key: 'mesher1', hops: 1, start: (up) => T.startMesherOneHop(up) },
@@ -147,6 +149,10 @@ function summarize(live, o) {
     targets.push(`Mesher one hop >= 0.85x bare http-proxy req/s: ${ratio(m1.rps, bare)} (${verdict(m1.rps / bare >= 0.85)})`);
     // Same comparison by CPU cost, which other load on the machine distorts less.
     targets.push(`(by CPU per request: bare ${fmt(by.bare.cpu, 0)} us, Mesher ${fmt(m1.cpu, 0)} us, i.e. ${ratio(by.bare.cpu, m1.cpu)} of bare's requests per CPU second)`);
+    const bh = by.bareh;
+    if (bh) {
+      targets.push(`(the bare forwarder sending the headers Mesher must send: ${ratio(bh.rps, bare)} of bare; Mesher ${ratio(m1.rps, bh.rps)} of it)`);
+    }
   }
   for (const k of ['mesher1', 'mesher2']) {
     const a = by[k];

@@ -1,0 +1,54 @@
+'use strict';
+// A reference, not one of the issue's scenarios: the bare http-proxy forwarder of bare-proxy.server.js
+// sending the fields the resolved issues make Mesher send on every request (#2: X-Forwarded-For,
+// -Proto, -Host and X-Request-Id; #5: a traceparent for a new trace; RFC 9110: Via) and the two it
+// adds to the response (Via, X-Request-Id). Nothing else of Mesher: no routing, policies or observers.
+// What it costs against the bare forwarder is what those fields cost Node's HTTP stack.
+// Usage: node bare-headers-proxy.server.js <target-url>. Prints {"ready":true,"port":N}.
+const http = require('node:http');
+const { randomFillSync, randomUUID } = require('node:crypto');
+const httpProxy = require('http-proxy');
+
+const target = process.argv[2];
+if (!target) {
+  process.stderr.write('usage: bare-headers-proxy.server.js <target-url>\n');
+  process.exit(2);
+}
+const VIA = `1.1 mesher-${process.pid}-bench0`;
+// Trace and span ids cut from a pool, as Mesher does (one getrandom per 4 KiB, not per id).
+const pool = Buffer.alloc(4096);
+let used = pool.length;
+const hex = (n) => {
+  if (used + n > pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  used += n;
+  return pool.toString('hex', used - n, used);
+};
+const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+const proxy = httpProxy.createProxyServer({ agent, xfwd: false, changeOrigin: false, ws: false });
+proxy.on('proxyRes', (proxyRes, req) => {
+  proxyRes.headers.via = VIA;
+  proxyRes.headers['x-request-id'] = req.headers['x-request-id'];
+});
+const server = http.createServer(
+  { keepAliveTimeout: 65_000, headersTimeout: 20_000, requestTimeout: 0, maxHeaderSize: 32 * 1024 },
+  (req, res) => {
+    const h = req.headers;
+    h['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    h['x-forwarded-proto'] = 'http';
+    h['x-forwarded-host'] = h.host ?? '';
+    h['x-request-id'] = randomUUID();
+    h.traceparent = `00-${hex(16)}-${hex(8)}-01`;
+    h.via = VIA;
+    proxy.web(req, res, { target }, () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+  },
+);
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(JSON.stringify({ ready: true, port: server.address().port }) + '\n');
+});
+process.on('SIGTERM', () => process.exit(0));
