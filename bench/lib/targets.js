@@ -69,22 +69,17 @@ async function startUpstream() {
   return { name: 'upstream', url: url + '/', base: url, port: p.info.port, host: null, pids: [], proc: p, stop: () => p.stop() };
 }
 
-async function startBareProxy(upstream, { nodeArgs = [] } = {}) {
+/** The bare forwarder; with `meshHeaders`, sending the headers Mesher must send (a reference row). */
+async function startBareProxy(upstream, { nodeArgs = [], meshHeaders = false } = {}) {
   const script = path.join(__dirname, '..', 'servers', 'bare-proxy.server.js');
-  const p = await spawnReady('bare http-proxy', ...proxyCommand(process.execPath, [...nodeArgs, script, upstream.base]), jsonLine((o) => o.ready));
+  const args = [...nodeArgs, script, upstream.base, ...(meshHeaders ? ['--mesh-headers'] : [])];
+  const name = meshHeaders ? 'bare http-proxy + mesh headers' : 'bare http-proxy';
+  const p = await spawnReady(name, ...proxyCommand(process.execPath, args), jsonLine((o) => o.ready));
   const url = `http://127.0.0.1:${p.info.port}/`;
   await waitRoutable(url, 'bench');
-  return { name: 'bare http-proxy', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
+  return { name, url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
 }
 
-/** The bare forwarder sending the headers Mesher must send (bench/servers/bare-headers-proxy.server.js). */
-async function startBareHeadersProxy(upstream) {
-  const script = path.join(__dirname, '..', 'servers', 'bare-headers-proxy.server.js');
-  const p = await spawnReady('bare + mesh headers', ...proxyCommand(process.execPath, [script, upstream.base]), jsonLine((o) => o.ready));
-  const url = `http://127.0.0.1:${p.info.port}/`;
-  await waitRoutable(url, 'bench');
-  return { name: 'bare http-proxy + mesh headers', url, host: 'bench', pids: [p.pid], stop: () => p.stop() };
-}
 
 /** Mesher's outbound handler from the libs alone (no Nest app, no observer): bench/servers/core-proxy.server.js. */
 async function startCoreProxy(upstream, { nodeArgs = [] } = {}) {
@@ -220,4 +215,4 @@ http {
   };
 }
 
-module.exports = { request, waitRoutable, startUpstream, startBareProxy, startBareHeadersProxy, startCoreProxy, startMesherProcess, registerInstance, startMesherOneHop, startMesherTwoHops, startNginx };
+module.exports = { request, waitRoutable, startUpstream, startBareProxy, startCoreProxy, startMesherProcess, registerInstance, startMesherOneHop, startMesherTwoHops, startNginx };

@@ -14,7 +14,7 @@ const SCENARIOS = [
   { key: 'direct', hops: 0, start: async (up) => ({ ...up, name: 'direct (upstream)', pids: [] }) },
   { key: 'bare', hops: 1, start: (up) => T.startBareProxy(up) },
   // Not one of the scenarios either: the bare forwarder plus the headers Mesher must send.
-  { key: 'bareh', hops: 1, start: (up) => T.startBareHeadersProxy(up) },
+  { key: 'bareh', hops: 1, start: (up) => T.startBareProxy(up, { meshHeaders: true }) },
   // Not one of the scenarios: Mesher's data-plane libs without the app, to split the cost.
   { key: 'core', hops: 1, start: (up) => T.startCoreProxy(up) },
   { key: 'mesher1', hops: 1, start: (up) => T.startMesherOneHop(up) },
