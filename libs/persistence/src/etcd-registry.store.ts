@@ -962,14 +962,8 @@ export class EtcdRegistryStore implements RegistryStore {
       const total = counter ? Number(JSON.parse(counter.value.toString())) || 0 : 0;
       const hi = total - Math.max(0, offset);
       if (hi < 1 || limit <= 0) return { total, items: [] };
-      const lo = Math.max(1, hi - limit + 1);
-      const res = await this.client.kv.range({
-        key: this.full(KEY.revision(lo)),
-        range_end: this.full(KEY.revision(hi + 1)),
-        sort_order: SORT_DESCEND,
-        sort_target: SORT_BY_KEY,
-      });
-      return { total, items: res.kvs.map((kv) => publicRevision(JSON.parse(kv.value.toString()) as StoredRevision)) };
+      const items = await this.revisionsDescending(Math.max(1, hi - limit + 1), hi);
+      return { total, items: items.map(publicRevision) };
     } catch (e) {
       throw toAdminError(e);
     }
@@ -983,6 +977,17 @@ export class EtcdRegistryStore implements RegistryStore {
     } catch (e) {
       throw toAdminError(e);
     }
+  }
+
+  /** Revisions lo..hi (inclusive), newest first. */
+  private async revisionsDescending(lo: number, hi: number): Promise<StoredRevision[]> {
+    const res = await this.client.kv.range({
+      key: this.full(KEY.revision(lo)),
+      range_end: this.full(KEY.revision(hi + 1)),
+      sort_order: SORT_DESCEND,
+      sort_target: SORT_BY_KEY,
+    });
+    return res.kvs.map((kv) => JSON.parse(kv.value.toString()) as StoredRevision);
   }
 
   private async readRevision(id: number): Promise<StoredRevision | null> {
@@ -1006,15 +1011,7 @@ export class EtcdRegistryStore implements RegistryStore {
     const deltas: ConfigDelta[] = [r.changes];
     // Backwards in pages until a revision with the whole config.
     for (let hi = r.id - 1; hi >= 1; hi -= REVISION_PAGE) {
-      const lo = Math.max(1, hi - REVISION_PAGE + 1);
-      const res = await this.client.kv.range({
-        key: this.full(KEY.revision(lo)),
-        range_end: this.full(KEY.revision(hi + 1)),
-        sort_order: SORT_DESCEND,
-        sort_target: SORT_BY_KEY,
-      });
-      for (const kv of res.kvs) {
-        const prev = JSON.parse(kv.value.toString()) as StoredRevision;
+      for (const prev of await this.revisionsDescending(Math.max(1, hi - REVISION_PAGE + 1), hi)) {
         if (prev.config) return applyConfigDeltas(prev.config, deltas.reverse());
         if (!prev.changes) return null;
         deltas.push(prev.changes);
