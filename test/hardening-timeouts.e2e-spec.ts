@@ -246,7 +246,7 @@ describe('request body idle timeout and request deadlines on the outbound, inbou
       const said = Number(/within (\d+) ms/.exec(r.json<{ message: string }>().message)?.[1]);
       assert.ok(said <= deadline && said >= deadline - 50, `${what}: ${r.body}`);
       assert.ok(took >= deadline - 20, `${what}: answered after ${took} ms, before the deadline`);
-      // Far below any library default (Node's 300 s requestTimeout, http-proxy's none): ours fired.
+      // Far below any library default (Node's 300 s requestTimeout, node:http client's none): ours fired.
       assert.ok(took < deadline + 15_000, `${what}: answered after ${took} ms`);
       await waitFor(`${what}: hung upstream request closed`, () => (up.cut['/hang'] ?? 0) - cut0 === 1);
     }

@@ -16,7 +16,7 @@ options:
   --rounds <n>        rounds, alternating order ABCDE EDCBA ... (default 2)
   --connections <n>   fixed-concurrency connections (default 50)
   --rate <n>          fixed-rate requests per second (default 1000)
-  --only <a,b>        compare only these scenarios: direct,bare,bareh,core,mesher1,mesher2,nginx
+  --only <a,b>        compare only these scenarios: direct,bare,barenode,bareh,core,mesher1,mesher2,nginx
   --soak-requests <n> soak length (default 1000000)
   --quick             short smoke run: 2 s measurements, 2 rounds, 200k soak; not written to RESULTS.md unless --write
   --write / --no-write  append (or not) a dated section to the results file

@@ -69,11 +69,14 @@ async function startUpstream() {
   return { name: 'upstream', url: url + '/', base: url, port: p.info.port, host: null, pids: [], proc: p, stop: () => p.stop() };
 }
 
-/** The bare forwarder; with `meshHeaders`, sending the headers Mesher must send (a reference row). */
-async function startBareProxy(upstream, { nodeArgs = [], meshHeaders = false } = {}) {
+/**
+ * The bare forwarder; with `nodeHttp`, written with node:http alone (Mesher's engine), and with
+ * `meshHeaders`, sending the headers Mesher must send (reference rows).
+ */
+async function startBareProxy(upstream, { nodeArgs = [], nodeHttp = false, meshHeaders = false } = {}) {
   const script = path.join(__dirname, '..', 'servers', 'bare-proxy.server.js');
-  const args = [...nodeArgs, script, upstream.base, ...(meshHeaders ? ['--mesh-headers'] : [])];
-  const name = meshHeaders ? 'bare http-proxy + mesh headers' : 'bare http-proxy';
+  const args = [...nodeArgs, script, upstream.base, ...(nodeHttp ? ['--node-http'] : []), ...(meshHeaders ? ['--mesh-headers'] : [])];
+  const name = `bare ${nodeHttp ? 'node:http' : 'http-proxy'}${meshHeaders ? ' + mesh headers' : ''}`;
   const p = await spawnReady(name, ...proxyCommand(process.execPath, args), jsonLine((o) => o.ready));
   const url = `http://127.0.0.1:${p.info.port}/`;
   await waitRoutable(url, 'bench');

@@ -5,7 +5,7 @@
 // Usage: node core-proxy.server.js <upstream-url>. Prints {"ready":true,"port":N}.
 const { instanceRecord } = require('@mesher/contracts');
 const { buildSnapshot, SnapshotHolder } = require('@mesher/registry');
-const { createOutboundHandler, HttpProxyTransport, ProxyServer, RuntimeTable } = require('@mesher/proxy-core');
+const { createOutboundHandler, HttpTransport, ProxyServer, RuntimeTable } = require('@mesher/proxy-core');
 
 const target = process.argv[2];
 const now = Date.now();
@@ -21,7 +21,7 @@ const runtimes = new RuntimeTable();
 runtimes.sync(holder.current, now);
 const server = new ProxyServer(
   'outbound',
-  createOutboundHandler({ holder, runtimes, transport: new HttpProxyTransport(), serviceName: null, via: '1.1 bench-core' }),
+  createOutboundHandler({ holder, runtimes, transport: new HttpTransport(), serviceName: null, via: '1.1 bench-core' }),
 );
 server.listen(0, '127.0.0.1').then((a) => process.stdout.write(JSON.stringify({ ready: true, port: a.port }) + '\n'));
 process.on('SIGTERM', () => process.exit(0));

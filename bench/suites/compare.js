@@ -13,8 +13,10 @@ const T = require('../lib/targets');
 const SCENARIOS = [
   { key: 'direct', hops: 0, start: async (up) => ({ ...up, name: 'direct (upstream)', pids: [] }) },
   { key: 'bare', hops: 1, start: (up) => T.startBareProxy(up) },
-  // Not one of the issue's scenarios either: the bare forwarder plus the headers Mesher must send.
-  { key: 'bareh', hops: 1, start: (up) => T.startBareProxy(up, { meshHeaders: true }) },
+  // Not one of the issue's scenarios, references: the same forward on node:http alone (Mesher's
+  // engine), and that forward plus the headers Mesher must send.
+  { key: 'barenode', hops: 1, start: (up) => T.startBareProxy(up, { nodeHttp: true }) },
+  { key: 'bareh', hops: 1, start: (up) => T.startBareProxy(up, { nodeHttp: true, meshHeaders: true }) },
   // Not one of the issue's scenarios: Mesher's data-plane libs without the app, to split the cost.
   { key: 'core', hops: 1, start: (up) => T.startCoreProxy(up) },
   { key: 'mesher1', hops: 1, start: (up) => T.startMesherOneHop(up) },
@@ -149,9 +151,11 @@ function summarize(live, o) {
     targets.push(`Mesher one hop >= 0.85x bare http-proxy req/s: ${ratio(m1.rps, bare)} (${verdict(m1.rps / bare >= 0.85)})`);
     // Same comparison by CPU cost, which other load on the machine distorts less.
     targets.push(`(by CPU per request: bare ${fmt(by.bare.cpu, 0)} us, Mesher ${fmt(m1.cpu, 0)} us, i.e. ${ratio(by.bare.cpu, m1.cpu)} of bare's requests per CPU second)`);
+    const bn = by.barenode;
+    if (bn) targets.push(`(Mesher's engine, the same forward on node:http alone: ${ratio(bn.rps, bare)} of bare; Mesher ${ratio(m1.rps, bn.rps)} of it)`);
     const bh = by.bareh;
-    if (bh) {
-      targets.push(`(the bare forwarder sending the headers Mesher must send: ${ratio(bh.rps, bare)} of bare; Mesher ${ratio(m1.rps, bh.rps)} of it)`);
+    if (bh && bn) {
+      targets.push(`(node:http forward sending the headers Mesher must send: ${ratio(bh.rps, bn.rps)} of node:http alone; Mesher ${ratio(m1.rps, bh.rps)} of it)`);
     }
   }
   for (const k of ['mesher1', 'mesher2']) {

@@ -86,8 +86,8 @@ export class Exchange {
     // 499: the client went away before the response was complete (nginx's convention).
     const status = this.errorStatus || (res.writableFinished ? res.statusCode : 499);
     this.completed = true;
-    // The client went away mid-response: end the upstream response too (http-proxy waits for the
-    // request's 'aborted', which Node 20 no longer emits, and would leave the upstream socket open).
+    // The client went away mid-response: end the upstream response too, or the upstream socket stays
+    // open streaming a body no one reads.
     const up = this.upstream;
     if (up !== null && !up.complete) up.destroy();
     // An error answered outside fail() (the listener's body timeout) still names its code; looked up

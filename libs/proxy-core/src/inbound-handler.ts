@@ -84,7 +84,7 @@ export function createInboundHandler(o: InboundOptions): (req: IncomingMessage, 
     headers.via = typeof via === 'string' && via ? `${via}, ${o.via}` : o.via;
     req.headers = headers;
     ex.attempts = 1;
-    handle = o.transport.attempt(req, res, o.appUrl, o.timeoutMs, {
+    handle = o.transport.attempt(req, o.appUrl, o.timeoutMs, {
       onResponse: (upRes) => relayResponse(ex, upRes, o.via),
       onFailure: (kind, err) => {
         if (kind === 'timeout') ex.fail('UPSTREAM_TIMEOUT', `local app '${o.serviceName}' did not answer within ${o.timeoutMs} ms`);

@@ -289,7 +289,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
       f.balancer.reportResult?.(inst.id, ok, ctx);
     };
     ex.finally(() => settle(false)); // request ended with the attempt in flight (client gone)
-    f.handle = o.transport.attempt(ex.req, ex.res, inst.endpoint, perTry, {
+    f.handle = o.transport.attempt(ex.req, inst.endpoint, perTry, {
       onResponse(upRes) {
         const status = upRes.statusCode ?? 502;
         settle(status < 500, String(status));

@@ -99,8 +99,7 @@ const rejected = new WeakSet<object>();
 /**
  * The guard pass, first in both handlers. A rejected request is answered and its connection closed
  * (whatever follows on it cannot be trusted to be framed as the client meant). An accepted request
- * loses `Expect: 100-continue`: Node already answered it, and http-proxy skips its `proxyReq` hook
- * for requests that still carry it.
+ * loses `Expect: 100-continue`: Node already answered it, and the upstream's own 100 would go to no one.
  */
 export function guardExchange(ex: Exchange, guard: RequestGuard | undefined): boolean {
   if (!guard) return false;

@@ -1,8 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable, type Writable } from 'node:stream';
-import { parse as parseUrl, type Url } from 'node:url';
-import httpProxy from 'http-proxy';
+import type { Duplex } from 'node:stream';
 import { describeTlsError, meshClientTls } from './mesh-identity';
 import type { TlsMaterial } from './tls-material';
 
@@ -30,7 +28,6 @@ export type AttemptBody = 'stream' | 'none' | Buffer;
 export interface UpstreamTransport {
   attempt(
     req: http.IncomingMessage,
-    res: http.ServerResponse,
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
@@ -44,12 +41,24 @@ export interface UpstreamTransport {
   close(): void;
 }
 
-const MAX_PARSED_TARGETS = 10_000;
+const MAX_ENDPOINTS = 10_000;
 /** Longest a pooled upstream socket idles (shorter when the upstream announces a keep-alive timeout). */
 const IDLE_SOCKET_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT = 'MESHER_CONNECT_TIMEOUT';
 const MAX_MESH_AGENTS = 10_000;
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', CONNECT_TIMEOUT]);
+
+/** An instance endpoint, parsed once: where to connect and what to put before each request path. */
+interface Endpoint {
+  tls: boolean;
+  /** Connect address (an IPv6 literal without its brackets). */
+  hostname: string;
+  port: number;
+  /** The endpoint's own path without its trailing '/' ('' for none), prefixed to every request path. */
+  basePath: string;
+  /** host[:port] as a Host header names the endpoint (the port only when not the scheme's default). */
+  authority: string;
+}
 
 class Attempt implements AttemptHandle {
   proxyReq: http.ClientRequest | null = null;
@@ -57,7 +66,7 @@ class Attempt implements AttemptHandle {
   timedOut = false;
   timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly cb: AttemptCallbacks) {}
+  constructor(readonly cb: AttemptCallbacks, readonly tls: boolean) {}
 
   finish(): boolean {
     if (this.done) return false;
@@ -74,42 +83,63 @@ class Attempt implements AttemptHandle {
   expire(): void {
     if (this.done) return;
     this.timedOut = true;
-    // destroy() makes http-proxy report an error, which onError maps to 'timeout'.
+    // The request's 'error' (from destroy()) reports the failure, as 'timeout'.
     if (this.proxyReq) this.proxyReq.destroy();
     else if (this.finish()) this.cb.onFailure('timeout', new Error('per-try timeout'));
   }
 }
 
-/**
- * What http-proxy pipes upstream for a request without a body: it ends the upstream request at once.
- * `req.pipe()` would add and remove eight listeners and run the stream machinery only to learn that
- * the request has already ended.
- */
-const NO_BODY = { pipe: (dest: Writable) => dest.end() } as unknown as Readable;
-
 const ATTEMPT = Symbol('mesher.attempt');
-type WithAttempt = http.IncomingMessage & { [ATTEMPT]?: Attempt };
+type WithAttempt = http.ClientRequest & { [ATTEMPT]: Attempt };
+
+// Listeners shared by every upstream request (`this` is the request): no closures per request.
+function onUpstreamResponse(this: WithAttempt, upRes: http.IncomingMessage): void {
+  const a = this[ATTEMPT];
+  if (!a.finish()) {
+    upRes.resume();
+    return;
+  }
+  a.cb.onResponse(upRes);
+}
+
+/** Stays attached for the request's life: a socket error after the response lands here too, and is ignored. */
+function onUpstreamError(this: WithAttempt, err: Error): void {
+  const a = this[ATTEMPT];
+  if (!a.finish()) return;
+  if (a.tls && !a.timedOut) {
+    const why = describeTlsError(err);
+    if (why) return a.cb.onFailure('tls', new Error(why));
+  }
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  // A pooled connection the server closed before answering is a connect failure, as a fresh
+  // connection refused would be: no response came, the request did not get through (Go's
+  // http.Transport treats it the same way). Retried only where the policy retries those.
+  const stale = code === 'ECONNRESET' && this.reusedSocket;
+  const kind: AttemptFailure = a.timedOut ? 'timeout' : CONNECT_ERRORS.has(code) || stale ? 'connect-failure' : 'reset';
+  a.cb.onFailure(kind, err);
+}
 
 /**
- * http-proxy behind one interface. We let it build and send the upstream request, and handle the
- * response ourselves (selfHandleResponse) so a 5xx can still be retried before anything reaches the
- * client. Its known gaps on Node 20 (no error listener = crash, `aborted` never firing) are covered
- * here and in the outbound handler.
+ * Sends each attempt with node:http(s) on keep-alive agents, and hands the response head to the
+ * caller, which relays it or retries a 5xx before anything reaches the client. Written here rather
+ * than through http-proxy's web(): its per-call option copies, path join and listeners were the
+ * largest cost left per request (bench/RESULTS.md), and the headers it would copy are already the
+ * handler's own fresh object.
  */
-export class HttpProxyTransport implements UpstreamTransport {
+export class HttpTransport implements UpstreamTransport {
   readonly agent: http.Agent;
   /** For https:// targets (egress with TLS origination); verifies certificates against the system CAs. */
   readonly httpsAgent: https.Agent;
-  private readonly proxy: httpProxy;
-  private readonly parsedTargets = new Map<string, Url>();
+  private readonly endpoints = new Map<string, Endpoint>();
   /** One agent per destination service: its TLS servername and identity check are the service's. */
   private meshAgents = new Map<string, https.Agent>();
   private meshTls: TlsMaterial | null;
+  private readonly connectTimeoutMs: number;
 
   constructor(opts: { maxSockets?: number; maxFreeSockets?: number; connectTimeoutMs?: number; meshTls?: TlsMaterial | null } = {}) {
     this.meshTls = opts.meshTls ?? null;
-    const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
-    this.agent = new http.Agent({
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+    this.agent = this.withConnectTimeout(new http.Agent({
       keepAlive: true,
       keepAliveMsecs: 1000,
       maxSockets: opts.maxSockets ?? Infinity,
@@ -119,97 +149,84 @@ export class HttpProxyTransport implements UpstreamTransport {
       // socket a second before the server would); without one the hint is ignored and a socket the
       // server is closing gets reused: a request that never reached the app fails with a reset.
       timeout: IDLE_SOCKET_TIMEOUT_MS,
-    });
-    this.httpsAgent = new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 64, scheduling: 'lifo' });
-    this.proxy = httpProxy.createProxyServer({
-      agent: this.agent,
-      selfHandleResponse: true,
-      xfwd: false,
-      changeOrigin: false,
-      ws: false,
-      // req.url is already the origin-form path the handler routed on: sent as is, not url.parse()d
-      // again on every request (which also turned '\\' into '/' behind the route match's back).
-      toProxy: true,
-    });
-    this.proxy.on('proxyReq', (proxyReq, req) => {
-      const a = (req as WithAttempt)[ATTEMPT];
-      if (!a) return;
-      a.proxyReq = proxyReq;
-      if (a.done) proxyReq.destroy();
-      else if (connectTimeoutMs > 0 && proxyReq.socket?.connecting) armConnectTimeout(proxyReq, connectTimeoutMs);
-    });
-    this.proxy.on('proxyRes', (proxyRes, req) => {
-      const a = (req as WithAttempt)[ATTEMPT];
-      if (!a || !a.finish()) {
-        proxyRes.resume();
-        return;
-      }
-      a.cb.onResponse(proxyRes);
-    });
-    // Last resort: http-proxy emits here only when no per-call callback exists; never let it throw.
-    this.proxy.on('error', () => undefined);
+    }));
+    this.httpsAgent = this.withConnectTimeout(new https.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxFreeSockets: 64, scheduling: 'lifo' }));
   }
 
   attempt(
     req: http.IncomingMessage,
-    res: http.ServerResponse,
     target: string,
     timeoutMs: number,
     cb: AttemptCallbacks,
     body: AttemptBody,
     meshService?: string,
   ): AttemptHandle {
-    const a = new Attempt(cb);
-    (req as WithAttempt)[ATTEMPT] = a;
-    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) a.timer = setTimeout(() => a.expire(), timeoutMs);
-    // http-proxy pipes `buffer` instead of the (already consumed) request when one is given.
-    const buffer = body === 'stream' ? undefined : body === 'none' ? NO_BODY : Readable.from([body], { objectMode: false });
-    const tls = target.startsWith('https:');
-    const parsed = this.parsedTarget(target);
-    let options: httpProxy.ServerOptions;
-    if (tls && meshService !== undefined) {
-      const agent = this.meshAgent(meshService);
-      if (!agent) {
+    const ep = this.endpoint(target);
+    const a = new Attempt(cb, ep.tls);
+    let agent: http.Agent = this.agent;
+    let headers = req.headers;
+    if (ep.tls && meshService !== undefined) {
+      const mesh = this.meshAgent(meshService);
+      if (!mesh) {
         const err: NodeJS.ErrnoException = new Error(`no mesh CA (--tls-ca) to verify the certificate of '${meshService}'`);
         err.code = 'MESHER_NO_MESH_CA';
         process.nextTick(() => a.finish() && cb.onFailure('tls', err));
         return a;
       }
       // The Host stays the service's authority: the certificate is checked against the service, not the address.
-      options = { target: parsed, buffer, agent, secure: true };
-    } else if (tls) {
+      agent = mesh;
+    } else if (ep.tls) {
       // Egress or a hand-registered https:// instance: system CAs; the Host sent is the target's, as SNI must match it.
-      options = { target: parsed, buffer, agent: this.httpsAgent, secure: true, changeOrigin: true };
-    } else options = { target: parsed, buffer };
-    this.proxy.web(req, res, options, (err: Error) => {
-      if (!a.finish()) return;
-      if (tls && !a.timedOut) {
-        const why = describeTlsError(err);
-        if (why) return a.cb.onFailure('tls', new Error(why));
-      }
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      // A pooled connection the server closed before answering is a connect failure, as a fresh
-      // connection refused would be: no response came, the request did not get through (Go's
-      // http.Transport treats it the same way). Retried only where the policy retries those.
-      const stale = code === 'ECONNRESET' && a.proxyReq?.reusedSocket === true;
-      const kind: AttemptFailure = a.timedOut ? 'timeout' : CONNECT_ERRORS.has(code) || stale ? 'connect-failure' : 'reset';
-      a.cb.onFailure(kind, err);
-    });
+      agent = this.httpsAgent;
+      headers = { ...headers, host: ep.authority };
+    }
+    // The client's own framing was stripped (hop-by-hop): a streamed body of unknown length goes
+    // chunked, whatever the method (Node would send a DELETE's body unframed).
+    if (body === 'stream' && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+    let proxyReq: WithAttempt;
+    try {
+      proxyReq = (ep.tls ? https : http).request({
+        host: ep.hostname,
+        port: ep.port,
+        method: req.method,
+        path: ep.basePath + req.url,
+        headers,
+        agent,
+      }) as WithAttempt;
+    } catch (err) {
+      // Node refuses to send what it cannot frame (a header value it would not write): an upstream failure, not a crash.
+      process.nextTick(() => a.finish() && cb.onFailure('reset', err as Error));
+      return a;
+    }
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) a.timer = setTimeout(() => a.expire(), timeoutMs);
+    proxyReq[ATTEMPT] = a;
+    a.proxyReq = proxyReq;
+    proxyReq.on('response', onUpstreamResponse);
+    proxyReq.on('error', onUpstreamError);
+    if (body === 'stream') req.pipe(proxyReq);
+    else if (body === 'none') proxyReq.end();
+    else proxyReq.end(body);
     return a;
   }
 
-  /**
-   * http-proxy url.parse()s a string target on every request; the same parse, done once per endpoint
-   * (it only reads the result). Bounded: a table past the limit starts afresh.
-   */
-  private parsedTarget(target: string): Url {
-    let u = this.parsedTargets.get(target);
-    if (!u) {
-      if (this.parsedTargets.size >= MAX_PARSED_TARGETS) this.parsedTargets.clear();
-      u = parseUrl(target);
-      this.parsedTargets.set(target, u);
+  /** An endpoint URL parsed once (bounded: a table past the limit starts afresh). */
+  private endpoint(target: string): Endpoint {
+    let ep = this.endpoints.get(target);
+    if (!ep) {
+      if (this.endpoints.size >= MAX_ENDPOINTS) this.endpoints.clear();
+      const u = new URL(target);
+      const tls = u.protocol === 'https:';
+      const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+      ep = {
+        tls,
+        hostname,
+        port: u.port ? Number(u.port) : tls ? 443 : 80,
+        basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+        authority: u.host,
+      };
+      this.endpoints.set(target, ep);
     }
-    return u;
+    return ep;
   }
 
   /** The mesh TLS material in use now (after any rotation). */
@@ -233,37 +250,51 @@ export class HttpProxyTransport implements UpstreamTransport {
     if (!agent) {
       if (this.meshAgents.size >= MAX_MESH_AGENTS) this.meshAgents.clear();
       // Agent options override the request's: the mesh CA only (no system CAs), SNI = the service.
-      agent = new https.Agent({
+      agent = this.withConnectTimeout(new https.Agent({
         keepAlive: true,
         keepAliveMsecs: 1000,
         maxFreeSockets: 256,
         scheduling: 'lifo',
         timeout: IDLE_SOCKET_TIMEOUT_MS,
         ...meshClientTls(service, m),
-      });
+      }));
       this.meshAgents.set(service, agent);
     }
     return agent;
   }
 
+  /**
+   * A connect that hangs (SYN unanswered, accept queue full) fails as a connect failure, retryable
+   * elsewhere. Armed where the agent opens a connection, so a pooled socket costs nothing.
+   */
+  private withConnectTimeout<A extends http.Agent>(agent: A): A {
+    const ms = this.connectTimeoutMs;
+    if (ms <= 0) return agent;
+    const open = agent.createConnection.bind(agent);
+    agent.createConnection = (options, callback) => {
+      const socket = open(options, callback);
+      if (socket) armConnectTimeout(socket, ms);
+      return socket;
+    };
+    return agent;
+  }
+
   close(): void {
-    this.proxy.close();
     this.agent.destroy();
     this.httpsAgent.destroy();
     for (const a of this.meshAgents.values()) a.destroy();
   }
 }
 
-/** A connect that hangs (SYN unanswered, accept queue full) fails as a connect failure, retryable elsewhere. */
-function armConnectTimeout(proxyReq: http.ClientRequest, ms: number): void {
-  const socket = proxyReq.socket!;
+function armConnectTimeout(socket: Duplex, ms: number): void {
+  const s = socket as Duplex & { connecting?: boolean };
   // Checked again after the poll phase: after a stall, timers run before the I/O that completed the connect.
   const timer = setTimeout(() => setImmediate(() => {
-    if (!socket.connecting || proxyReq.destroyed) return;
+    if (!s.connecting || s.destroyed) return;
     const err: NodeJS.ErrnoException = new Error(`connect timed out after ${ms} ms`);
     err.code = CONNECT_TIMEOUT;
-    proxyReq.destroy(err);
+    s.destroy(err);
   }), ms);
-  socket.once('connect', () => clearTimeout(timer));
-  socket.once('close', () => clearTimeout(timer));
+  s.once('connect', () => clearTimeout(timer));
+  s.once('close', () => clearTimeout(timer));
 }

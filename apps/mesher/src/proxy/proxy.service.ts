@@ -11,7 +11,7 @@ import {
   createOutboundUpgradeHandler,
   dnsNames,
   ExplainLog,
-  HttpProxyTransport,
+  HttpTransport,
   loadTlsMaterial,
   ProxyServer,
   RuntimeTable,
@@ -36,7 +36,7 @@ export class ProxyService {
   private readonly log = new Logger('proxy');
   readonly runtimes: RuntimeTable;
   readonly explanations = new ExplainLog();
-  readonly transport: HttpProxyTransport;
+  readonly transport: HttpTransport;
   /** Load shedding on event-loop delay and heap use, shared by both listeners. */
   readonly overload: OverloadGuard;
   private readonly guard: RequestGuard;
@@ -59,7 +59,7 @@ export class ProxyService {
     this.meshFiles = { cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa };
     // Checked by loadConfig already; read again here so the service owns the material it watches.
     this.meshTls = cfg.tlsCert || cfg.tlsCa ? loadTlsMaterial(this.meshFiles, MESH_TLS_LABELS) : null;
-    this.transport = new HttpProxyTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
+    this.transport = new HttpTransport({ connectTimeoutMs: cfg.connectTimeoutMs, meshTls: this.meshTls });
     // Active health checks reach https:// sidecar instances with the same (current) mesh TLS as requests.
     this.runtimes = new RuntimeTable(new ActiveHealthChecker(createHttpProber(() => this.transport.meshTlsMaterial)));
     this.overload = overloadGuard(cfg);
