@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { api, splitHostPort, viaProxy } from './support/http-client';
 import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { startUpstream, type Upstream } from './support/upstream';
@@ -49,6 +51,27 @@ describe('upstream requests: the request line and body go upstream as the client
       const r = await viaProxy(m.proxy, 'GET', path, { headers: { host } });
       assert.equal(r.status, 200, r.body);
       assert.equal(r.body, `up GET ${seen}`, `${host}${path}`);
+    }
+  });
+
+  test('an IPv6 literal endpoint is reached at its address, with the Host the client named', async () => {
+    const seen: Array<{ url?: string; host?: string }> = [];
+    const v6 = http.createServer((req, res) => {
+      seen.push({ url: req.url, host: req.headers.host });
+      res.end(`v6 ${req.socket.localAddress}`);
+    });
+    await new Promise<void>((r) => v6.listen(0, '::1', r));
+    try {
+      const endpoint = `http://[::1]:${(v6.address() as AddressInfo).port}`;
+      const reg = await api(m.admin, 'POST', '/v1/services/six/instances', { endpoint });
+      assert.equal(reg.status, 201, reg.body);
+      const r = await viaProxy(m.proxy, 'GET', 'http://six:8080/where?x=1');
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.body, 'v6 ::1');
+      assert.deepEqual(seen, [{ url: '/where?x=1', host: 'six:8080' }]);
+    } finally {
+      v6.closeAllConnections();
+      await new Promise((r) => v6.close(r));
     }
   });
 

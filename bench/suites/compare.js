@@ -1,9 +1,8 @@
 'use strict';
 // Suite 1: the same upstream reached directly, through a bare http-proxy forwarder, through Mesher's
-// data-plane libs alone, through Mesher (one and two hops) and through nginx. All targets run side by
-// side for the whole suite and are measured in alternating order (ABCDEF FEDCBA ...), so slow drift on
-// a shared machine hits every scenario alike. Each round measures each scenario at fixed concurrency,
-// then at a fixed rate.
+// data-plane libs alone, through Mesher (one and two hops) and through nginx. Each round starts every
+// proxy afresh and measures the scenarios in alternating order (ABCDEF FEDCBA ...), so slow drift on a
+// shared machine hits every scenario alike: each scenario at fixed concurrency, then at a fixed rate.
 const { cpuMs, retryOnce, rssBytes, sampleRss, sleep } = require('../lib/procs');
 const { fixedConcurrency, fixedRate, loadTool } = require('../lib/load');
 const { mean } = require('../lib/stats');
@@ -26,29 +25,27 @@ const SCENARIOS = [
 
 async function runCompare(o, log) {
   const upstream = await T.startUpstream();
-  const live = [];
+  let live = SCENARIOS.filter((s) => !o.only || o.only.includes(s.key)).map((s) => ({ ...s, target: null, conc: [], rate: [], rssIdle: [], rssLoad: [] }));
   try {
-    for (const s of SCENARIOS) {
-      if (o.only && !o.only.includes(s.key)) continue;
-      const target = await retryOnce(() => s.start(upstream), log);
-      if (!target) {
-        log(`  ${s.key}: skipped (not installed)`);
-        continue;
-      }
-      live.push({ ...s, target, conc: [], rate: [], rssLoad: new Map() });
-      log(`  started ${target.name} at ${target.url}${target.host ? ` (Host: ${target.host})` : ''}`);
-    }
-    await sleep(1000);
-    // Idle: started, one routing check done, no load yet.
-    for (const s of live) s.rssIdle = s.target.pids.map(rssBytes);
-
-    log(`  warm-up: ${o.warmup} s each at ${o.connections} connections`);
-    for (const s of live) await fixedConcurrency({ url: s.target.url, host: s.target.host, connections: o.connections, durationS: o.warmup });
-
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 === 0 ? live : [...live].reverse();
-      log(`  round ${round + 1}/${o.rounds}: ${order.map((s) => s.key).join(' ')}`);
+      // Every round starts its proxies afresh, in the round's order. The same binary runs up to 15%
+      // faster or slower from one process start to the next on this machine (layout in memory, not
+      // load: it holds for a whole process life and moves with none of the other scenarios running),
+      // so one start per scenario is a sample of one; a mean over rounds is a mean over starts.
       for (const s of order) {
+        s.target = await retryOnce(() => s.start(upstream), log);
+        if (!s.target) log(`  ${s.key}: skipped (not installed)`);
+        else if (round === 0) log(`  started ${s.target.name} at ${s.target.url}${s.target.host ? ` (Host: ${s.target.host})` : ''}`);
+      }
+      live = live.filter((s) => s.target);
+      const running = order.filter((s) => s.target);
+      await sleep(1000);
+      // Idle: started, one routing check done, no load yet (the largest of the rounds, per process of the scenario).
+      for (const s of running) s.target.pids.forEach((pid, i) => (s.rssIdle[i] = Math.max(s.rssIdle[i] ?? 0, rssBytes(pid))));
+      for (const s of running) await fixedConcurrency({ url: s.target.url, host: s.target.host, connections: o.connections, durationS: o.warmup });
+      log(`  round ${round + 1}/${o.rounds} (after ${o.warmup} s warm-up each): ${running.map((s) => s.key).join(' ')}`);
+      for (const s of running) {
         const t = s.target;
         const sampler = sampleRss(t.pids);
         const cpu0 = t.pids.map(cpuMs);
@@ -57,7 +54,8 @@ async function runCompare(o, log) {
         c.cpuUsPerReq = t.pids.length ? (t.pids.reduce((a, p, i) => a + cpuMs(p) - cpu0[i], 0) * 1000) / c.requests : NaN;
         await sleep(300);
         const r = await fixedRate({ url: t.url, host: t.host, rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) });
-        for (const [pid, v] of sampler.stop()) s.rssLoad.set(pid, Math.max(s.rssLoad.get(pid) ?? 0, v));
+        const peak = sampler.stop();
+        t.pids.forEach((pid, i) => (s.rssLoad[i] = Math.max(s.rssLoad[i] ?? 0, peak.get(pid) ?? 0)));
         s.conc.push(c);
         s.rate.push(r);
         log(
@@ -66,12 +64,19 @@ async function runCompare(o, log) {
         );
         await sleep(300);
       }
+      await stopAll(running);
     }
   } finally {
-    for (const s of live) if (s.key !== 'direct') await s.target.stop().catch(() => undefined);
+    await stopAll(live);
     await upstream.stop();
   }
   return summarize(live, o);
+}
+
+async function stopAll(list) {
+  for (const s of list) {
+    if (s.target && s.key !== 'direct') await s.target.stop().catch(() => undefined);
+  }
 }
 
 function summarize(live, o) {
@@ -82,7 +87,6 @@ function summarize(live, o) {
       key: s.key,
       name: s.target.name,
       hops: s.hops,
-      pids: s.target.pids,
       rps: mean(rps),
       rpsMin: Math.min(...rps),
       rpsMax: Math.max(...rps),
@@ -101,7 +105,7 @@ function summarize(live, o) {
         errors: s.rate.reduce((a, x) => a + x.errors, 0),
       },
       rssIdle: s.rssIdle,
-      rssLoad: s.target.pids.map((p) => s.rssLoad.get(p)),
+      rssLoad: s.rssLoad,
     };
   });
   const by = Object.fromEntries(agg.map((a) => [a.key, a]));

@@ -218,26 +218,36 @@ async function processes(o, log) {
         `(with the snapshot update and runtime sync ${fmt(store.wholeMs, 2)} ms; longest event-loop stall ${fmt(store.stallMaxMs, 1)} ms), ` +
         `whole-config apply (one service changed) ${fmt(store.applyMs, 0)} ms`,
     );
-    let t0 = Date.now();
-    small = await retryOnce(() => T.startMesherOneHop(upstream), log);
-    const smallStartMs = Date.now() - t0;
-    t0 = Date.now();
-    const bigProc = await retryOnce(() => T.startMesherProcess([], { dataDir }), log);
-    const bigStartMs = Date.now() - t0;
-    const bigUrl = `http://${bigProc.info.proxy}/`;
-    await T.waitRoutable(bigUrl, 'bench');
-    big = { name: 'mesher, 10,000 instances', url: bigUrl, host: 'bench', pids: [bigProc.pid], admin: bigProc.info.admin, stop: () => bigProc.stop() };
-    small.name = 'mesher, 1 instance';
-    await sleep(1000);
-    const idle = { small: rssBytes(small.pids[0]), big: rssBytes(big.pids[0]) };
-    log(`  started: one-service Mesher in ${smallStartMs} ms (${mb(idle.small)} MB), 10,000-instance Mesher in ${bigStartMs} ms (${mb(idle.big)} MB)`);
-
-    for (const t of [small, big]) await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.warmup });
+    const start = {
+      small: async () => Object.assign(await retryOnce(() => T.startMesherOneHop(upstream), log), { name: 'mesher, 1 instance' }),
+      big: async () => {
+        const p = await retryOnce(() => T.startMesherProcess([], { dataDir }), log);
+        const url = `http://${p.info.proxy}/`;
+        await T.waitRoutable(url, 'bench');
+        return { name: 'mesher, 10,000 instances', url, host: 'bench', pids: [p.pid], admin: p.info.admin, stop: () => p.stop() };
+      },
+    };
+    const startMs = {};
+    const idle = { small: 0, big: 0 };
     const res = { small: [], big: [] };
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 === 0 ? ['small', 'big'] : ['big', 'small'];
+      // Fresh processes each round, as in the compare suite: one start's speed is luck on this machine.
+      await small?.stop();
+      await big?.stop();
+      const procs = {};
       for (const k of order) {
-        const t = k === 'small' ? small : big;
+        const t0 = Date.now();
+        procs[k] = await start[k]();
+        startMs[k] ??= Date.now() - t0;
+      }
+      ({ small, big } = procs);
+      await sleep(1000);
+      for (const k of order) idle[k] = Math.max(idle[k], rssBytes(procs[k].pids[0]));
+      if (round === 0) log(`  started: one-service Mesher in ${startMs.small} ms (${mb(idle.small)} MB), 10,000-instance Mesher in ${startMs.big} ms (${mb(idle.big)} MB)`);
+      for (const k of order) await fixedConcurrency({ url: procs[k].url, host: procs[k].host, connections: o.connections, durationS: o.warmup });
+      for (const k of order) {
+        const t = procs[k];
         const c0 = cpuMs(t.pids[0]);
         const r = await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.duration });
         r.cpuUsPerReq = ((cpuMs(t.pids[0]) - c0) * 1000) / r.requests;
@@ -246,6 +256,8 @@ async function processes(o, log) {
         await sleep(300);
       }
     }
+    const smallStartMs = startMs.small;
+    const bigStartMs = startMs.big;
 
     // Writes under load: an admin write every second, each answered after its incremental update.
     const rateOpts = { host: 'bench', rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) };
@@ -305,7 +317,7 @@ async function runScale(o, log) {
       ],
     ),
     '',
-    `Real Mesher processes (${loadTool()}, ${o.connections} connections, ${o.duration} s x ${o.rounds} rounds, alternating; requests to the \`bench\` service):`,
+    `Real Mesher processes (${loadTool()}, ${o.connections} connections, ${o.duration} s x ${o.rounds} rounds, alternating, both started afresh each round; requests to the \`bench\` service):`,
     '',
     table(
       ['registry', 'req/s', 'CPU us/req', 'p99 ms', 'errors', 'start-up ms', 'RSS idle MB'],
