@@ -29,7 +29,7 @@ async function runCompare(o, log) {
   try {
     for (let round = 0; round < o.rounds; round++) {
       const order = round % 2 === 0 ? live : [...live].reverse();
-      // Every round starts its proxies afresh, in the round's order. The same binary runs up to 15%
+      // Every round starts its proxies afresh, in the round's order. The same binary runs up to 20%
       // faster or slower from one process start to the next on this machine (layout in memory, not
       // load: it holds for a whole process life and moves with none of the other scenarios running),
       // so one start per scenario is a sample of one; a mean over rounds is a mean over starts.

@@ -1,8 +1,8 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Duplex } from 'node:stream';
 import { describeTlsError, meshClientTls } from './mesh-identity';
 import type { TlsMaterial } from './tls-material';
+import { armConnectTimeout, CONNECT_TIMEOUT, parseEndpoint, type Endpoint } from './upstream-endpoint';
 
 /** 'tls': the handshake or the certificate check failed (the request did not reach the upstream). */
 export type AttemptFailure = 'connect-failure' | 'reset' | 'timeout' | 'tls';
@@ -44,21 +44,8 @@ export interface UpstreamTransport {
 const MAX_ENDPOINTS = 10_000;
 /** Longest a pooled upstream socket idles (shorter when the upstream announces a keep-alive timeout). */
 const IDLE_SOCKET_TIMEOUT_MS = 30_000;
-const CONNECT_TIMEOUT = 'MESHER_CONNECT_TIMEOUT';
 const MAX_MESH_AGENTS = 10_000;
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', CONNECT_TIMEOUT]);
-
-/** An instance endpoint, parsed once: where to connect and what to put before each request path. */
-interface Endpoint {
-  tls: boolean;
-  /** Connect address (an IPv6 literal without its brackets). */
-  hostname: string;
-  port: number;
-  /** The endpoint's own path without its trailing '/' ('' for none), prefixed to every request path. */
-  basePath: string;
-  /** host[:port] as a Host header names the endpoint (the port only when not the scheme's default). */
-  authority: string;
-}
 
 class Attempt implements AttemptHandle {
   proxyReq: http.ClientRequest | null = null;
@@ -214,16 +201,7 @@ export class HttpTransport implements UpstreamTransport {
     let ep = this.endpoints.get(target);
     if (!ep) {
       if (this.endpoints.size >= MAX_ENDPOINTS) this.endpoints.clear();
-      const u = new URL(target);
-      const tls = u.protocol === 'https:';
-      const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      ep = {
-        tls,
-        hostname,
-        port: u.port ? Number(u.port) : tls ? 443 : 80,
-        basePath: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
-        authority: u.host,
-      };
+      ep = parseEndpoint(target);
       this.endpoints.set(target, ep);
     }
     return ep;
@@ -284,17 +262,4 @@ export class HttpTransport implements UpstreamTransport {
     this.httpsAgent.destroy();
     for (const a of this.meshAgents.values()) a.destroy();
   }
-}
-
-function armConnectTimeout(socket: Duplex, ms: number): void {
-  const s = socket as Duplex & { connecting?: boolean };
-  // Checked again after the poll phase: after a stall, timers run before the I/O that completed the connect.
-  const timer = setTimeout(() => setImmediate(() => {
-    if (!s.connecting || s.destroyed) return;
-    const err: NodeJS.ErrnoException = new Error(`connect timed out after ${ms} ms`);
-    err.code = CONNECT_TIMEOUT;
-    s.destroy(err);
-  }), ms);
-  s.once('connect', () => clearTimeout(timer));
-  s.once('close', () => clearTimeout(timer));
 }

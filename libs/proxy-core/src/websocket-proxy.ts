@@ -18,6 +18,7 @@ import { requestHasBody } from './request-body';
 import { checkRequest, type RequestGuard } from './request-guard';
 import { resolveEdgeTarget } from './edge-resolver';
 import { isTargetError, resolveProxyTarget } from './request-target';
+import { armConnectTimeout, parseEndpoint } from './upstream-endpoint';
 import type { RuntimeTable } from './service-runtime';
 import type { TlsMaterial } from './tls-material';
 
@@ -83,7 +84,7 @@ export interface TunnelSpec {
 /**
  * Forwards an upgrade request and, on 101, splices the two sockets. Either side failing or closing
  * closes the other: an abrupt end is passed on at once, a graceful one after pending bytes flush.
- * Our own request (no agent, no http-proxy) so a client reset during the handshake is just a
+ * A request of its own (no agent) so a client reset during the handshake is just a
  * destroyed socket, never an unhandled error.
  */
 export function tunnelUpgrade(t: TunnelSpec): void {
@@ -113,11 +114,11 @@ export function tunnelUpgrade(t: TunnelSpec): void {
     t.onEnd(499, null);
     return;
   }
-  const u = new URL(t.endpoint);
-  const secure = u.protocol === 'https:';
+  const ep = parseEndpoint(t.endpoint);
+  const secure = ep.tls;
   const reqOpts = {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
-    port: u.port || (secure ? 443 : 80),
+    host: ep.hostname,
+    port: ep.port,
     method: t.req.method,
     path: t.path,
     headers: t.headers,
@@ -135,14 +136,7 @@ export function tunnelUpgrade(t: TunnelSpec): void {
     end();
   });
   upReq.on('socket', (s: Socket) => {
-    if (!s.connecting || t.connectTimeoutMs <= 0) return;
-    // Re-checked after the poll phase, as in the transport: a stalled loop must not fake a timeout.
-    const ct = setTimeout(
-      () => setImmediate(() => s.connecting && upReq.destroy(new Error(`connect timed out after ${t.connectTimeoutMs} ms`))),
-      t.connectTimeoutMs,
-    );
-    s.once('connect', () => clearTimeout(ct));
-    s.once('close', () => clearTimeout(ct));
+    if (s.connecting && t.connectTimeoutMs > 0) armConnectTimeout(s, t.connectTimeoutMs);
   });
   upReq.on('error', (err) => {
     if (answered) socket.destroy(); // a declined upgrade whose response body broke off
