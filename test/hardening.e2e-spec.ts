@@ -389,7 +389,7 @@ describe('hardening: hostile input, limits, faults, streaming and WebSocket thro
       { name: 'absolute-form with a second Host', raw: 'GET http://rec/corpus HTTP/1.1\r\nHost: rec\r\nHost: evil\r\n\r\n' + SMUGGLE, status: 400, code: 'BAD_REQUEST' },
       // Sizes.
       { name: 'URL over --max-url-length (8 KiB)', raw: `GET /${'a'.repeat(9000)} HTTP/1.1\r\nHost: rec\r\n\r\n` + SMUGGLE, status: 414, code: 'URI_TOO_LONG' },
-      { name: 'URL over the header size limit', raw: `GET /${'a'.repeat(40_000)} HTTP/1.1\r\nHost: rec\r\n\r\n` + SMUGGLE, status: 414, code: 'URI_TOO_LONG' },
+      { name: 'URL over the header size limit', raw: `GET /${'a'.repeat(40_000)} HTTP/1.1\r\nHost: rec\r\n\r\n` + SMUGGLE, status: 431, code: 'HEADERS_TOO_LARGE' },
       { name: 'one header over the size limit', raw: `GET /corpus HTTP/1.1\r\nHost: rec\r\nX-Big: ${'b'.repeat(40_000)}\r\n\r\n` + SMUGGLE, status: 431, code: 'HEADERS_TOO_LARGE' },
       { name: '101 header fields (limit 100)', raw: `GET /corpus HTTP/1.1\r\nHost: rec\r\n${Array.from({ length: 100 }, (_, i) => `X-${i}: v\r\n`).join('')}\r\n` + SMUGGLE, status: 431, code: 'HEADERS_TOO_LARGE' },
     ];

@@ -22,8 +22,6 @@ export interface ListenerOptions {
   headersTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this long: 65 s. */
   keepAliveTimeoutMs?: number;
-  /** Longest URL, used to tell an over-long request line (414) from over-long headers (431): 8 KiB. */
-  maxUrlLength?: number;
   /** A request body that stalls this long between bytes gets 408 (or a cut, once answering): 30 s; 0 = off. */
   bodyIdleTimeoutMs?: number;
   /** Open connections past this are refused (and counted); 0 = no limit. */
@@ -71,6 +69,7 @@ export class ProxyServer {
 
   constructor(private readonly name: string, handler: RequestHandler, opts: ListenerOptions = {}) {
     const headersTimeout = opts.headersTimeoutMs ?? 20_000;
+    const maxHeaderSize = opts.maxHeaderSize ?? 32 * 1024;
     const bodyIdleMs = opts.bodyIdleTimeoutMs ?? 30_000;
     const bodyTimer = (this.bodyTimer = bodyIdleMs > 0 ? new BodyIdleTimer(bodyIdleMs) : null);
     const tls = opts.tls;
@@ -87,7 +86,7 @@ export class ProxyServer {
         requestTimeout: 0, // long bodies and streams are the upstream's business; headersTimeout guards slowloris
         // Node checks headersTimeout only this often (30 s by default): a quarter of it, 100 ms to 1 s.
         connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
-        maxHeaderSize: opts.maxHeaderSize ?? 32 * 1024,
+        maxHeaderSize,
         joinDuplicateHeaders: false,
         // The request guard answers a missing Host itself, with a JSON error like every other.
         requireHostHeader: false,
@@ -113,7 +112,7 @@ export class ProxyServer {
       },
     );
     this.tlsServer = tlsServer as https.Server | null; // assigned inside create()
-    this.server.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, opts.maxUrlLength));
+    this.server.on('clientError', (err: Error, socket: Duplex) => handleClientError(err, socket, maxHeaderSize));
     // The caller's service, read from its verified certificate once per connection.
     this.tlsServer?.on('secureConnection', (s: TLSSocket) => {
       setPeerService(s, s.authorized ? peerServiceName(s.getPeerCertificate()) : null);

@@ -22,7 +22,7 @@ describe('data-plane limit options', () => {
       ['--max-header-size', '16k', '--max-url-length', '2048', '--headers-timeout', '2s', '--connect-timeout', '250ms', '--overload-event-loop-delay', '0', '--inbound-timeout', '0'],
       { MESHER_MAX_CONNECTIONS: '500', MESHER_MAX_HEADER_COUNT: '50', MESHER_OVERLOAD_HEAP_PERCENT: '80', MESHER_REQUEST_BODY_TIMEOUT: '1.5s' },
     );
-    assert.deepEqual(listenerOptions(c), { maxHeaderSize: 16_384, maxHeaderCount: 50, maxUrlLength: 2048, headersTimeoutMs: 2000, bodyIdleTimeoutMs: 1500, maxConnections: 500 });
+    assert.deepEqual(listenerOptions(c), { maxHeaderSize: 16_384, maxHeaderCount: 50, headersTimeoutMs: 2000, bodyIdleTimeoutMs: 1500, maxConnections: 500 });
     assert.equal(c.inboundTimeoutMs, 0, '0 = no inbound deadline');
     assert.equal(listenerOptions(loadConfig(['--request-body-timeout', '0'], {})).bodyIdleTimeoutMs, 0, '0 = off');
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'limits-')), 'mesher.yaml');

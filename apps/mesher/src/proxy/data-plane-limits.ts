@@ -7,7 +7,6 @@ export function listenerOptions(cfg: MesherConfig): ListenerOptions {
   return {
     maxHeaderSize: cfg.maxHeaderSize,
     maxHeaderCount: cfg.maxHeaderCount,
-    maxUrlLength: cfg.maxUrlLength,
     headersTimeoutMs: cfg.headersTimeoutMs,
     bodyIdleTimeoutMs: cfg.requestBodyTimeoutMs,
     maxConnections: cfg.maxConnections,
