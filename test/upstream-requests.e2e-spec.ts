@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { api, splitHostPort, viaProxy } from './support/http-client';
 import { startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { startUpstream, type Upstream } from './support/upstream';
+import { attachWebSocketEcho, connectWebSocket } from './support/websocket';
 
 /** Writes raw bytes to the proxy and returns all it answers until it closes the connection. */
 function raw(hostPort: string, payload: string): Promise<string> {
@@ -51,6 +52,22 @@ describe('upstream requests: the request line and body go upstream as the client
       const r = await viaProxy(m.proxy, 'GET', path, { headers: { host } });
       assert.equal(r.status, 200, r.body);
       assert.equal(r.body, `up GET ${seen}`, `${host}${path}`);
+    }
+  });
+
+  test("a WebSocket upgrade goes to the endpoint's own path too, as HTTP requests do", async () => {
+    const urls: Array<string | undefined> = [];
+    attachWebSocketEcho(up.server, (req) => void urls.push(req.url));
+    for (const [host, path, seen] of [
+      ['based', '/chat?room=1', '/base/chat?room=1'],
+      ['plain', '/chat', '/chat'],
+    ]) {
+      const ws = await connectWebSocket(m.proxy, path, host);
+      assert.equal(urls.at(-1), seen, `${host}${path}`);
+      ws.send('ping me');
+      assert.equal((await ws.next()).payload.toString(), 'ping me');
+      ws.send('bye');
+      await ws.closed;
     }
   });
 

@@ -120,7 +120,7 @@ export function tunnelUpgrade(t: TunnelSpec): void {
     host: ep.hostname,
     port: ep.port,
     method: t.req.method,
-    path: t.path,
+    path: ep.basePath + t.path,
     headers: t.headers,
     agent: false as const,
   };
