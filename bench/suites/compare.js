@@ -1,16 +1,17 @@
 'use strict';
 // Suite 1: the same upstream reached directly, through a bare http-proxy forwarder, through Mesher's
 // data-plane libs alone, through Mesher (one and two hops) and through nginx. Each round starts every
-// proxy afresh and measures the scenarios in alternating order (ABCDEF FEDCBA ...), so slow drift on a
-// shared machine hits every scenario alike: each scenario at fixed concurrency, then at a fixed rate.
+// proxy afresh and measures the scenarios in alternating order (ABCDEF FEDCBA ...; lib/rounds.js):
+// each scenario at fixed concurrency, then at a fixed rate.
 const { cpuMs, retryOnce, rssBytes, sampleRss, sleep } = require('../lib/procs');
 const { fixedConcurrency, fixedRate, loadTool } = require('../lib/load');
 const { mean } = require('../lib/stats');
 const { fmt, mb, ratio, table } = require('../lib/report');
+const { freshRounds } = require('../lib/rounds');
 const T = require('../lib/targets');
 
 const SCENARIOS = [
-  { key: 'direct', hops: 0, start: async (up) => ({ ...up, name: 'direct (upstream)', pids: [] }) },
+  { key: 'direct', hops: 0, start: async (up) => ({ url: up.url, host: null, name: 'direct (upstream)', pids: [], stop: async () => undefined }) },
   { key: 'bare', hops: 1, start: (up) => T.startBareProxy(up) },
   // Not one of the issue's scenarios, references: the same forward on node:http alone (Mesher's
   // engine), and that forward plus the headers Mesher must send.
@@ -25,28 +26,22 @@ const SCENARIOS = [
 
 async function runCompare(o, log) {
   const upstream = await T.startUpstream();
-  let live = SCENARIOS.filter((s) => !o.only || o.only.includes(s.key)).map((s) => ({ ...s, target: null, conc: [], rate: [], rssIdle: [], rssLoad: [] }));
+  const scenarios = SCENARIOS.filter((s) => !o.only || o.only.includes(s.key)).map((s) => ({ ...s, conc: [], rate: [], rssIdle: [], rssLoad: [] }));
+  const start = async (s, round) => {
+    const t = await retryOnce(() => s.start(upstream), log);
+    if (!t) log(`  ${s.key}: skipped (not installed)`);
+    else if (round === 0) log(`  started ${t.name} at ${t.url}${t.host ? ` (Host: ${t.host})` : ''}`);
+    if (t) s.name = t.name;
+    return t;
+  };
   try {
-    for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 === 0 ? live : [...live].reverse();
-      // Every round starts its proxies afresh, in the round's order. The same binary runs up to 20%
-      // faster or slower from one process start to the next on this machine (layout in memory, not
-      // load: it holds for a whole process life and moves with none of the other scenarios running),
-      // so one start per scenario is a sample of one; a mean over rounds is a mean over starts.
-      for (const s of order) {
-        s.target = await retryOnce(() => s.start(upstream), log);
-        if (!s.target) log(`  ${s.key}: skipped (not installed)`);
-        else if (round === 0) log(`  started ${s.target.name} at ${s.target.url}${s.target.host ? ` (Host: ${s.target.host})` : ''}`);
-      }
-      live = live.filter((s) => s.target);
-      const running = order.filter((s) => s.target);
+    await freshRounds(scenarios, o.rounds, start, async (running, round) => {
       await sleep(1000);
       // Idle: started, one routing check done, no load yet (the largest of the rounds, per process of the scenario).
-      for (const s of running) s.target.pids.forEach((pid, i) => (s.rssIdle[i] = Math.max(s.rssIdle[i] ?? 0, rssBytes(pid))));
-      for (const s of running) await fixedConcurrency({ url: s.target.url, host: s.target.host, connections: o.connections, durationS: o.warmup });
-      log(`  round ${round + 1}/${o.rounds} (after ${o.warmup} s warm-up each): ${running.map((s) => s.key).join(' ')}`);
-      for (const s of running) {
-        const t = s.target;
+      for (const { item: s, target: t } of running) t.pids.forEach((pid, i) => (s.rssIdle[i] = Math.max(s.rssIdle[i] ?? 0, rssBytes(pid))));
+      for (const { target: t } of running) await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.warmup });
+      log(`  round ${round + 1}/${o.rounds} (after ${o.warmup} s warm-up each): ${running.map((r) => r.item.key).join(' ')}`);
+      for (const { item: s, target: t } of running) {
         const sampler = sampleRss(t.pids);
         const cpu0 = t.pids.map(cpuMs);
         const c = await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.duration });
@@ -64,28 +59,20 @@ async function runCompare(o, log) {
         );
         await sleep(300);
       }
-      await stopAll(running);
-    }
+    });
   } finally {
-    await stopAll(live);
     await upstream.stop();
   }
-  return summarize(live, o);
+  return summarize(scenarios.filter((s) => s.conc.length > 0), o);
 }
 
-async function stopAll(list) {
-  for (const s of list) {
-    if (s.target && s.key !== 'direct') await s.target.stop().catch(() => undefined);
-  }
-}
-
-function summarize(live, o) {
-  const agg = live.map((s) => {
+function summarize(ran, o) {
+  const agg = ran.map((s) => {
     const m = (list, k) => mean(list.map((x) => x[k]));
     const rps = s.conc.map((x) => x.rps);
     return {
       key: s.key,
-      name: s.target.name,
+      name: s.name,
       hops: s.hops,
       rps: mean(rps),
       rpsMin: Math.min(...rps),

@@ -16,6 +16,7 @@ const { fixedConcurrency, fixedRate, loadTool } = require('../lib/load');
 const { makeState, writeToSqlite, svcName } = require('../lib/big-registry');
 const { median, mean } = require('../lib/stats');
 const { fmt, mb, ratio, table } = require('../lib/report');
+const { freshRounds } = require('../lib/rounds');
 const T = require('../lib/targets');
 
 const SIZE = { services: 2000, instancesPerService: 5, rules: 1000 };
@@ -208,7 +209,6 @@ async function storeCosts(dataDir) {
 
 async function processes(o, log) {
   const upstream = await T.startUpstream();
-  let small;
   let big;
   try {
     const dataDir = await retryOnce(() => prepareBigDataDir(upstream), log);
@@ -230,36 +230,32 @@ async function processes(o, log) {
     const startMs = {};
     const idle = { small: 0, big: 0 };
     const res = { small: [], big: [] };
-    for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 === 0 ? ['small', 'big'] : ['big', 'small'];
-      // Fresh processes each round, as in the compare suite: one start's speed is luck on this machine.
-      await small?.stop();
-      await big?.stop();
-      const procs = {};
-      for (const k of order) {
-        const t0 = Date.now();
-        procs[k] = await start[k]();
-        startMs[k] ??= Date.now() - t0;
-      }
-      ({ small, big } = procs);
+    const begin = async (k) => {
+      const t0 = Date.now();
+      const t = await start[k]();
+      startMs[k] ??= Date.now() - t0;
+      return Object.assign(t, { key: k });
+    };
+    await freshRounds(['small', 'big'], o.rounds, begin, async (running, round) => {
+      const procs = running.map((r) => r.target);
       await sleep(1000);
-      for (const k of order) idle[k] = Math.max(idle[k], rssBytes(procs[k].pids[0]));
+      for (const t of procs) idle[t.key] = Math.max(idle[t.key], rssBytes(t.pids[0]));
       if (round === 0) log(`  started: one-service Mesher in ${startMs.small} ms (${mb(idle.small)} MB), 10,000-instance Mesher in ${startMs.big} ms (${mb(idle.big)} MB)`);
-      for (const k of order) await fixedConcurrency({ url: procs[k].url, host: procs[k].host, connections: o.connections, durationS: o.warmup });
-      for (const k of order) {
-        const t = procs[k];
+      for (const t of procs) await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.warmup });
+      for (const t of procs) {
         const c0 = cpuMs(t.pids[0]);
         const r = await fixedConcurrency({ url: t.url, host: t.host, connections: o.connections, durationS: o.duration });
         r.cpuUsPerReq = ((cpuMs(t.pids[0]) - c0) * 1000) / r.requests;
-        res[k].push(r);
-        log(`    ${k.padEnd(5)} ${fmt(r.rps, 0)} req/s, ${fmt(r.cpuUsPerReq, 0)} us CPU/req, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
+        res[t.key].push(r);
+        log(`    ${t.key.padEnd(5)} ${fmt(r.rps, 0)} req/s, ${fmt(r.cpuUsPerReq, 0)} us CPU/req, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
         await sleep(300);
       }
-    }
+    });
     const smallStartMs = startMs.small;
     const bigStartMs = startMs.big;
 
     // Writes under load: an admin write every second, each answered after its incremental update.
+    big = await start.big();
     const rateOpts = { host: 'bench', rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) };
     const direct = await fixedRate({ ...rateOpts, url: upstream.url, host: null });
     const quiet = await fixedRate({ ...rateOpts, url: big.url });
@@ -282,7 +278,6 @@ async function processes(o, log) {
     log(`  @${o.rate}/s: direct p99 ${fmt(direct.p99, 3)} ms, big quiet p99 ${fmt(quiet.p99, 3)}, big with ${writeMs.length} writes p99 ${fmt(busy.p99, 3)} (writes took median ${fmt(median(writeMs), 0)} ms)`);
     return { res, idle, loadRss, smallStartMs, bigStartMs, direct, quiet, busy, writeMs, store };
   } finally {
-    await small?.stop();
     await big?.stop();
     await upstream.stop();
   }
