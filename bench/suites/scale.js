@@ -207,9 +207,37 @@ async function storeCosts(dataDir) {
   }
 }
 
+/**
+ * Writes under load, on the last round's large-registry Mesher (warmed by that round's runs): p99 at a
+ * fixed rate directly, against it quiet, and with an admin write every second (each answered after
+ * its incremental update).
+ */
+async function writesUnderLoad(o, upstream, big, log) {
+  const rateOpts = { host: 'bench', rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) };
+  const direct = await fixedRate({ ...rateOpts, url: upstream.url, host: null });
+  const quiet = await fixedRate({ ...rateOpts, url: big.url });
+  const writeMs = [];
+  let stop = false;
+  let n = 0;
+  const writer = (async () => {
+    while (!stop) {
+      const t = Date.now();
+      await T.registerInstance(big.admin, svcName(n % SIZE.services), `http://10.255.${(n >> 8) & 255}.${n & 255}:9090`);
+      writeMs.push(Date.now() - t);
+      n++;
+      await sleep(Math.max(0, 1000 - (Date.now() - t)));
+    }
+  })();
+  const busy = await fixedRate({ ...rateOpts, url: big.url });
+  stop = true;
+  await writer;
+  const loadRss = rssBytes(big.pids[0]);
+  log(`  @${o.rate}/s: direct p99 ${fmt(direct.p99, 3)} ms, big quiet p99 ${fmt(quiet.p99, 3)}, big with ${writeMs.length} writes p99 ${fmt(busy.p99, 3)} (writes took median ${fmt(median(writeMs), 0)} ms)`);
+  return { direct, quiet, busy, writeMs, loadRss };
+}
+
 async function processes(o, log) {
   const upstream = await T.startUpstream();
-  let big;
   try {
     const dataDir = await retryOnce(() => prepareBigDataDir(upstream), log);
     const store = await storeCosts(dataDir);
@@ -236,6 +264,7 @@ async function processes(o, log) {
       startMs[k] ??= Date.now() - t0;
       return Object.assign(t, { key: k });
     };
+    let writes;
     await freshRounds(['small', 'big'], o.rounds, begin, async (running, round) => {
       const procs = running.map((r) => r.target);
       await sleep(1000);
@@ -250,35 +279,13 @@ async function processes(o, log) {
         log(`    ${t.key.padEnd(5)} ${fmt(r.rps, 0)} req/s, ${fmt(r.cpuUsPerReq, 0)} us CPU/req, p99 ${fmt(r.p99)} ms, errors ${r.errors}`);
         await sleep(300);
       }
+      if (round === o.rounds - 1) writes = await writesUnderLoad(o, upstream, procs.find((t) => t.key === 'big'), log);
     });
     const smallStartMs = startMs.small;
     const bigStartMs = startMs.big;
 
-    // Writes under load: an admin write every second, each answered after its incremental update.
-    big = await start.big();
-    const rateOpts = { host: 'bench', rate: o.rate, durationS: o.duration, warmupS: Math.min(1, o.warmup) };
-    const direct = await fixedRate({ ...rateOpts, url: upstream.url, host: null });
-    const quiet = await fixedRate({ ...rateOpts, url: big.url });
-    const writeMs = [];
-    let stop = false;
-    let n = 0;
-    const writer = (async () => {
-      while (!stop) {
-        const t = Date.now();
-        await T.registerInstance(big.admin, svcName(n % SIZE.services), `http://10.255.${(n >> 8) & 255}.${n & 255}:9090`);
-        writeMs.push(Date.now() - t);
-        n++;
-        await sleep(Math.max(0, 1000 - (Date.now() - t)));
-      }
-    })();
-    const busy = await fixedRate({ ...rateOpts, url: big.url });
-    stop = true;
-    await writer;
-    const loadRss = rssBytes(big.pids[0]);
-    log(`  @${o.rate}/s: direct p99 ${fmt(direct.p99, 3)} ms, big quiet p99 ${fmt(quiet.p99, 3)}, big with ${writeMs.length} writes p99 ${fmt(busy.p99, 3)} (writes took median ${fmt(median(writeMs), 0)} ms)`);
-    return { res, idle, loadRss, smallStartMs, bigStartMs, direct, quiet, busy, writeMs, store };
+    return { res, idle, smallStartMs, bigStartMs, store, ...writes };
   } finally {
-    await big?.stop();
     await upstream.stop();
   }
 }
