@@ -1,5 +1,7 @@
 // First, before the heavy modules load: keeps start-up from growing the young generation (idle RSS).
 import { releaseYoungGeneration } from './boot-heap';
+// Also first: a TickObject kept alive before start-up's GCs can cost nextTick its fast path.
+import './tick-shape';
 import 'reflect-metadata';
 import { runCli } from './cli/mesher.cli';
 
