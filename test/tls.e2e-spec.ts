@@ -9,7 +9,7 @@ import { api, request, splitHostPort, viaProxy, type HttpResult } from './suppor
 import { runMesher, startMesher, tempDir, type MesherProcess } from './support/mesher-process';
 import { createTestCa, type CertFiles, type TestCa } from './support/tls-certs';
 import { startUpstream, type Upstream } from './support/upstream';
-import { attachWebSocketEcho, connectWebSocket, UpgradeRefused } from './support/websocket';
+import { attachWebSocketEcho, connectWebSocket, UpgradeRefused, type WsEchoServer } from './support/websocket';
 import { waitFor as waitUntil, type Condition } from './support/load';
 
 /*
@@ -322,6 +322,93 @@ describe('TLS and mTLS between Meshers', () => {
   });
 });
 
+describe('edge listener over HTTPS (--edge-tls-cert)', () => {
+  const files = tempDir('mesher-edge-tls-');
+  let ca: TestCa;
+  let edgeId: CertFiles;
+  let app: Upstream;
+  let ws: WsEchoServer;
+  let m: MesherProcess;
+
+  before(async () => {
+    ca = createTestCa('public-ca');
+    edgeId = ownCopy(files, 'edge', ca.issue('shop.example.com', ['DNS:shop.example.com', 'IP:127.0.0.1']));
+    app = await startUpstream('shop-app');
+    ws = attachWebSocketEcho(app.server);
+    m = await startMesher(['--mode', 'edge', '--edge-port', '0', '--edge-address', '127.0.0.1', '--edge-tls-cert', edgeId.cert, '--edge-tls-key', edgeId.key]);
+    assert.equal((await api(m.admin, 'POST', '/v1/services/shop/instances', { endpoint: app.url })).status, 201);
+    const rule = await api(m.admin, 'POST', '/v1/ingress', { id: 'shop-host', host: 'shop.example.com', service: 'shop' });
+    assert.equal(rule.status, 201, rule.body);
+  });
+  after(async () => {
+    await m?.stop();
+    await app?.close();
+    ca?.dispose();
+  });
+
+  test('an HTTPS request is routed by its ingress rule; the app sees X-Forwarded-Proto https', async () => {
+    const before = app.requests.length;
+    const r = await waitFor('the ingress rule in the snapshot', async () => {
+      const x = await httpsRequest(m.edge!, 'GET', '/cart?id=7', { ca: ca.caFile, servername: 'shop.example.com' }, { host: 'shop.example.com' });
+      return x.status === 200 ? x : undefined;
+    });
+    assert.equal(r.body, 'shop-app GET /cart?id=7');
+    const seen = app.requests.slice(before).at(-1)!;
+    assert.equal(seen.headers['x-forwarded-proto'], 'https');
+    assert.equal(seen.headers['x-mesher-source'], undefined);
+    const unknown = await httpsRequest(m.edge!, 'GET', '/', { ca: ca.caFile, servername: 'shop.example.com' }, { host: 'other.example.com' });
+    assert.equal(unknown.status, 404, unknown.body);
+  });
+
+  test('plain HTTP on the TLS edge port gets no HTTP answer; the certificate is the configured one', async () => {
+    await assert.rejects(request(m.edge!, 'GET', '/', { agent: false, headers: { host: 'shop.example.com' } }));
+    const cert = await servedCertificate(m.edge!, { ca: ca.caFile, servername: 'shop.example.com' });
+    assert.equal(cert.subject.CN, 'shop.example.com');
+  });
+
+  test('a WebSocket upgrade over the TLS edge reaches the app with X-Forwarded-Proto https and echoes', async () => {
+    const [host, port] = splitHostPort(m.edge!);
+    const key = Buffer.from('0123456789abcdef').toString('base64');
+    const sock = tls.connect({ host, port, ...tlsOptions({ ca: ca.caFile, servername: 'shop.example.com' }) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('secureConnect', () => resolve());
+        sock.once('error', reject);
+      });
+      sock.write(`GET /live HTTP/1.1\r\nHost: shop.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`);
+      const head = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        sock.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+          if (text.includes('\r\n\r\n')) resolve(text);
+        });
+        sock.once('close', () => reject(new Error(`closed before the 101: ${text}`)));
+      });
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.match(head, /\r\nx-echo: 1\r\n/i);
+      assert.equal(ws.upgrades.at(-1)?.['x-forwarded-proto'], 'https');
+    } finally {
+      sock.destroy();
+    }
+  });
+
+  test('the edge certificate is rotated without a restart; a bad file keeps the served one', async () => {
+    const first = await servedCertificate(m.edge!, { ca: ca.caFile, servername: 'shop.example.com' });
+    fs.writeFileSync(edgeId.cert, 'not a certificate');
+    await waitFor('the reload error in the log', () => /edge TLS files changed but cannot be used.*--edge-tls-cert/.test(m.output()));
+    assert.equal((await servedCertificate(m.edge!, { ca: ca.caFile, servername: 'shop.example.com' })).serialNumber, first.serialNumber);
+    rotate(edgeId, ca.issue('shop-next', ['DNS:shop.example.com', 'IP:127.0.0.1']));
+    const next = await waitFor('the new edge certificate', async () => {
+      const c = await servedCertificate(m.edge!, { ca: ca.caFile, servername: 'shop.example.com' });
+      return c.serialNumber !== first.serialNumber ? c : undefined;
+    });
+    assert.equal(next.subject.CN, 'shop-next');
+    const r = await httpsRequest(m.edge!, 'GET', '/after', { ca: ca.caFile, servername: 'shop.example.com' }, { host: 'shop.example.com' });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.body, 'shop-app GET /after');
+  });
+});
+
 describe('TLS start-up options', () => {
   let ca: TestCa;
   let id: CertFiles;
@@ -351,6 +438,9 @@ describe('TLS start-up options', () => {
     ['an unknown inbound TLS mode (env)', () => [], /invalid --inbound-tls \(env MESHER_INBOUND_TLS\): "strict" must be one of off, tls, mtls/, { MESHER_INBOUND_TLS: 'strict' }],
     ['an admin certificate without its key', () => ['--admin-tls-cert', id.cert], /invalid --admin-tls-cert: needs --admin-tls-key/],
     ['an unreadable admin key', () => ['--admin-tls-cert', id.cert, '--admin-tls-key', '/nonexistent/admin.key'], /invalid --admin-tls-key: cannot read/],
+    ['an edge certificate without its key', () => ['--mode', 'edge', '--edge-tls-cert', id.cert], /invalid --edge-tls-cert: needs --edge-tls-key/],
+    ['an edge certificate without --mode edge', () => ['--edge-tls-cert', id.cert, '--edge-tls-key', id.key], /invalid --edge-tls-cert: there is no edge listener without --mode edge/],
+    ['the key of another certificate for the edge', () => ['--mode', 'edge', '--edge-tls-cert', id.cert, '--edge-tls-key', otherId.key], /invalid --edge-tls-key: .* is not the key of the certificate in --edge-tls-cert/],
   ];
   for (const [what, args, message, env] of cases) {
     test(`${what} stops start-up with a message naming the option`, async () => {

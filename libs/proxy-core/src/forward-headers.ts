@@ -53,6 +53,11 @@ export function stripResponseHopByHop(headers: IncomingHttpHeaders): OutgoingHtt
   return out;
 }
 
+/** X-Forwarded-Proto of this hop: what the client used to reach us (a TLS listener's sockets are encrypted). */
+export function forwardedProto(socket: object): 'http' | 'https' {
+  return (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+}
+
 /** Appends the client address to X-Forwarded-For (this hop's view, whatever the client claimed). */
 export function appendForwardedFor(existing: string | string[] | undefined, clientIp: string): string {
   const prev = Array.isArray(existing) ? existing.join(', ') : existing;

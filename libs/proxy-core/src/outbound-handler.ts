@@ -6,7 +6,7 @@ import { backoffMs, decideFault, isRetryableOutcome, isRetryableRequest, type At
 import { decideRoute, type SnapshotHolder, type ServiceEntry } from '@mesher/registry';
 import { Exchange, type RequestObserver } from './exchange';
 import { startExplanation, type ExplainLog } from './explain';
-import { appendForwardedFor, stripHopByHop } from './forward-headers';
+import { appendForwardedFor, forwardedProto, stripHopByHop } from './forward-headers';
 import { relayResponse } from './relay';
 import { requestHasBody } from './request-body';
 import { guardExchange, type RequestGuard } from './request-guard';
@@ -181,7 +181,7 @@ export function createOutboundHandler(o: OutboundOptions): (req: IncomingMessage
     const headers = stripHopByHop(req.headers, true);
     headers.host = target.authority;
     headers['x-forwarded-for'] = appendForwardedFor(undefined, req.socket.remoteAddress ?? '');
-    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-proto'] = forwardedProto(req.socket);
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
     headers['x-request-id'] = ex.requestId;

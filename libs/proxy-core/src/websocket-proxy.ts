@@ -10,7 +10,7 @@ import { decideRoute, type SnapshotHolder } from '@mesher/registry';
 import { writeRawError } from './client-error';
 import { ERROR_STATUS } from './error-map';
 import type { Direction, RequestObserver } from './exchange';
-import { stripHopByHop } from './forward-headers';
+import { forwardedProto, stripHopByHop } from './forward-headers';
 import { describeTlsError, meshClientTls } from './mesh-identity';
 import { inboundCaller } from './mesh-trust';
 import { randomHex } from './outbound-handler';
@@ -353,7 +353,7 @@ export function createOutboundUpgradeHandler(o: OutboundUpgradeOptions): Upgrade
     headers.upgrade = req.headers.upgrade;
     headers.host = target.authority;
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-proto'] = 'http';
+    headers['x-forwarded-proto'] = forwardedProto(req.socket);
     headers['x-forwarded-host'] = target.authority;
     if (target.port) headers['x-forwarded-port'] = target.port;
     headers['x-request-id'] = rec.requestId;

@@ -72,6 +72,8 @@ export interface MesherConfig {
   inboundTls: 'off' | 'tls' | 'mtls';
   adminTlsCert: string | null;
   adminTlsKey: string | null;
+  edgeTlsCert: string | null;
+  edgeTlsKey: string | null;
 }
 
 export const OPTIONS: readonly OptionDef[] = [
@@ -132,4 +134,6 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'inboundTls', flag: '--inbound-tls', env: ['MESHER_INBOUND_TLS'], type: 'enum', default: 'off', choices: ['off', 'tls', 'mtls'], help: 'inbound listener over TLS (registers an https:// endpoint); mtls also requires a client certificate from --tls-ca' },
   { key: 'adminTlsCert', flag: '--admin-tls-cert', env: ['MESHER_ADMIN_TLS_CERT'], type: 'path', default: null, help: 'serve the admin API, health and dashboard over HTTPS with this certificate (PEM); reloaded when it changes' },
   { key: 'adminTlsKey', flag: '--admin-tls-key', env: ['MESHER_ADMIN_TLS_KEY'], type: 'path', default: null, help: 'private key of --admin-tls-cert (PEM)' },
+  { key: 'edgeTlsCert', flag: '--edge-tls-cert', env: ['MESHER_EDGE_TLS_CERT'], type: 'path', default: null, help: "in --mode edge, serve the edge listener over HTTPS with this certificate (PEM: the public names clients reach); reloaded when it changes" },
+  { key: 'edgeTlsKey', flag: '--edge-tls-key', env: ['MESHER_EDGE_TLS_KEY'], type: 'path', default: null, help: 'private key of --edge-tls-cert (PEM)' },
 ];

@@ -230,6 +230,8 @@ export const MESH_TLS_LABELS: TlsLabels = { cert: '--tls-cert', key: '--tls-key'
 /** The admin API takes no CA (it asks for no client certificates): its `ca` label is never shown. */
 export const ADMIN_TLS_LABELS: TlsLabels = { cert: '--admin-tls-cert', key: '--admin-tls-key', ca: '(none)' };
 
+export const EDGE_TLS_LABELS: TlsLabels = { cert: '--edge-tls-cert', key: '--edge-tls-key', ca: '(none)' };
+
 /** Combinations first, then the files themselves (readable, PEM, key of the certificate). */
 function validateTls(cfg: MesherConfig): void {
   if (cfg.tlsCert !== null && cfg.tlsKey === null) throw new ConfigError('invalid --tls-cert: needs --tls-key (its private key)');
@@ -241,9 +243,13 @@ function validateTls(cfg: MesherConfig): void {
   }
   if (cfg.adminTlsCert !== null && cfg.adminTlsKey === null) throw new ConfigError('invalid --admin-tls-cert: needs --admin-tls-key (its private key)');
   if (cfg.adminTlsKey !== null && cfg.adminTlsCert === null) throw new ConfigError('invalid --admin-tls-key: needs --admin-tls-cert (the certificate it belongs to)');
+  if (cfg.edgeTlsCert !== null && cfg.edgeTlsKey === null) throw new ConfigError('invalid --edge-tls-cert: needs --edge-tls-key (its private key)');
+  if (cfg.edgeTlsKey !== null && cfg.edgeTlsCert === null) throw new ConfigError('invalid --edge-tls-key: needs --edge-tls-cert (the certificate it belongs to)');
+  if (cfg.edgeTlsCert !== null && cfg.mode !== 'edge') throw new ConfigError("invalid --edge-tls-cert: there is no edge listener without --mode edge");
   try {
     loadTlsMaterial({ cert: cfg.tlsCert, key: cfg.tlsKey, ca: cfg.tlsCa }, MESH_TLS_LABELS);
     loadTlsMaterial({ cert: cfg.adminTlsCert, key: cfg.adminTlsKey, ca: null }, ADMIN_TLS_LABELS);
+    loadTlsMaterial({ cert: cfg.edgeTlsCert, key: cfg.edgeTlsKey, ca: null }, EDGE_TLS_LABELS);
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }

@@ -25,7 +25,7 @@ import {
 } from '@mesher/proxy-core';
 import { SnapshotHolder } from '@mesher/registry';
 import type { MesherConfig } from '../config/config.schema';
-import { MESH_TLS_LABELS } from '../config/load-config';
+import { EDGE_TLS_LABELS, MESH_TLS_LABELS } from '../config/load-config';
 import { MESHER_CONFIG } from '../tokens';
 import { ObservabilityService } from '../observability/observability.service';
 import { listenerOptions, overloadGuard, registerDataPlaneMetrics, requestGuard } from './data-plane-limits';
@@ -49,6 +49,7 @@ export class ProxyService {
   private readonly meshFiles: TlsFiles;
   private readonly meshTls: TlsMaterial | null;
   private tlsWatcher: TlsFileWatcher | null = null;
+  private edgeTlsWatcher: TlsFileWatcher | null = null;
 
   constructor(
     @Inject(MESHER_CONFIG) private readonly cfg: MesherConfig,
@@ -116,6 +117,7 @@ export class ProxyService {
     const outbound = await this.outbound.listen(this.cfg.proxyPort, this.cfg.listenAddress);
     let edge: AddressInfo | null = null;
     if (this.cfg.mode === 'edge') {
+      const edgeTls = this.cfg.edgeTlsCert ? loadTlsMaterial(this.edgeFiles, EDGE_TLS_LABELS) : null;
       this.edge = new ProxyServer(
         'edge',
         createOutboundHandler({
@@ -141,8 +143,10 @@ export class ProxyService {
             connectTimeoutMs: this.cfg.connectTimeoutMs,
             edge: true,
           }),
+          tls: edgeTls ? { mode: 'tls', material: edgeTls } : undefined,
         },
       );
+      if (edgeTls) this.watchEdgeTls(edgeTls);
       edge = await this.edge.listen(this.cfg.edgePort, this.cfg.edgeAddress);
     }
     let inbound: AddressInfo | null = null;
@@ -208,6 +212,25 @@ export class ProxyService {
     this.tlsWatcher.start();
   }
 
+  /** Rotation of --edge-tls-*: new connections to the edge get the new certificate, open ones keep theirs. */
+  private watchEdgeTls(initial: TlsMaterial): void {
+    this.edgeTlsWatcher = new TlsFileWatcher(
+      this.edgeFiles,
+      EDGE_TLS_LABELS,
+      initial,
+      (m) => {
+        this.edge?.setTlsMaterial('tls', m);
+        this.log.warn(`edge TLS certificate reloaded (serial ${m.leaf?.serialNumber ?? '-'})`);
+      },
+      (message) => this.log.error(`edge TLS files changed but cannot be used, keeping the previous ones: ${message}`),
+    );
+    this.edgeTlsWatcher.start();
+  }
+
+  private get edgeFiles(): TlsFiles {
+    return { cert: this.cfg.edgeTlsCert, key: this.cfg.edgeTlsKey, ca: null };
+  }
+
   private explainAllowed(addr: string | undefined): boolean {
     if (this.cfg.explain === 'always') return true;
     if (this.cfg.explain === 'off') return false;
@@ -221,6 +244,7 @@ export class ProxyService {
     this.runtimes.close();
     this.overload.stop();
     this.tlsWatcher?.stop();
+    this.edgeTlsWatcher?.stop();
     this.log.log('data plane stopped');
   }
 }
