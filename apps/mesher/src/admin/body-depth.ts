@@ -1,4 +1,4 @@
-import { CST, Lexer } from 'yaml';
+import { yaml } from '../yaml-lazy';
 
 /**
  * Deeply nested bodies reach recursive code (class-transformer, the YAML parser and its toJS) and overflow the
@@ -37,6 +37,7 @@ export function yamlTextProblem(text: string, maxDepth = MAX_YAML_TEXT_DEPTH, ma
   let lineStart = true;
   let indent = 0;
   let markers = 0;
+  const { CST, Lexer } = yaml();
   for (const token of new Lexer().lex(text)) {
     const type = CST.tokenType(token);
     if (type === 'newline') {

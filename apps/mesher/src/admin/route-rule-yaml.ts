@@ -1,7 +1,8 @@
 import { BadRequestException } from '@nestjs/common';
 import { AdminError, type FieldError, type HeaderMatch, type RouteMatch, type RouteRuleRecord } from '@mesher/contracts';
 import { compileHeaderMatch } from '@mesher/policies';
-import { isMap, isScalar, parseDocument, stringify, visit, type Pair } from 'yaml';
+import type { Pair } from 'yaml';
+import { yaml } from '../yaml-lazy';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -11,6 +12,7 @@ const HEADER_MAPS = new Set(['headers', 'httpHeaders']);
 
 /** Replaces non-string scalar values of a YAML map by their source text (2.0 stays "2.0", not 2). */
 function keepSourceText(map: unknown, except: ReadonlySet<string> = new Set()): void {
+  const { isMap, isScalar } = yaml();
   if (!isMap(map)) return;
   for (const item of map.items) {
     const key = isScalar(item.key) ? String(item.key.value) : '';
@@ -27,6 +29,7 @@ function keepSourceText(map: unknown, except: ReadonlySet<string> = new Set()): 
  */
 export function parseYamlBody(body: unknown, field = 'body'): unknown {
   if (typeof body !== 'string') return body;
+  const { isMap, isScalar, parseDocument, visit } = yaml();
   const doc = parseDocument(body);
   if (doc.errors.length > 0) {
     const message = `${field} is not valid YAML: ${doc.errors[0].message}`;
@@ -263,7 +266,7 @@ function matchToChassis(m: RouteMatch): RouteMatch {
 
 /** Rules as ServiceComb Mesher writes them (no ids, no destination: the key names it). */
 export function rulesToYaml(rules: RouteRuleRecord[]): string {
-  return stringify(
+  return yaml().stringify(
     rules.map((r) => ({
       precedence: r.precedence,
       ...(r.match ? { match: matchToChassis(r.match) } : {}),

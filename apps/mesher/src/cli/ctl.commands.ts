@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { stringify } from 'yaml';
+import { yaml } from '../yaml-lazy';
 import type { ConfigChange } from '@mesher/contracts';
 import { AdminCallError, AdminClient } from './admin-client';
 
@@ -62,7 +62,7 @@ function table(rows: Array<Record<string, unknown>>, cols: string[]): string {
 
 function show(data: unknown, output: Output, rows: () => string): string {
   if (output === 'json') return JSON.stringify(data, null, 2);
-  if (output === 'yaml') return stringify(data).trimEnd();
+  if (output === 'yaml') return yaml().stringify(data).trimEnd();
   return rows();
 }
 

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, Param, ParseIntPipe, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { stringify } from 'yaml';
+import { yaml } from '../yaml-lazy';
 import { AdminError } from '@mesher/contracts';
 import { actorOf } from '../admin/actor';
 import { parseYamlBody } from '../admin/route-rule-yaml';
@@ -21,7 +21,7 @@ export class ConfigController {
     if (format !== undefined && format !== 'yaml' && format !== 'json') throw new AdminError('INVALID', 'format must be yaml or json', [{ field: 'format', message: 'format must be yaml or json' }]);
     const cfg = await this.config.current();
     reply.header('etag', `"${versionOf(cfg)}"`);
-    if (wantsYaml(format, accept)) return reply.type('application/yaml; charset=utf-8').send(stringify(cfg));
+    if (wantsYaml(format, accept)) return reply.type('application/yaml; charset=utf-8').send(yaml().stringify(cfg));
     return reply.type('application/json; charset=utf-8').send(cfg);
   }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../yaml-lazy';
 import { loadTlsMaterial, type TlsLabels } from '@mesher/proxy-core';
 import { OPTIONS, type MesherConfig, type OptionDef } from './config.schema';
 import { ConfigError } from './config-error';
@@ -149,7 +149,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Mes
     }
     let doc: unknown;
     try {
-      doc = parseYaml(text);
+      doc = yaml().parse(text);
     } catch (e) {
       throw new ConfigError(`invalid --config: ${cfgPath} is not valid YAML: ${(e as Error).message}`);
     }
