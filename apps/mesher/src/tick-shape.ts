@@ -1,5 +1,8 @@
 import { createHook } from 'node:async_hooks';
 
+/** Exported, so the module cache holds it (and the TickObject) for the process's life. */
+export const pinnedTickObject: { current: object | null } = { current: null };
+
 /**
  * Keeps one of Node's TickObjects (the record `process.nextTick` queues) alive for the process's life.
  *
@@ -11,9 +14,6 @@ import { createHook } from 'node:async_hooks';
  * One live TickObject keeps the classes, and so the fast stores. Cost: one object and a hook enabled for
  * a single call at start-up.
  */
-/** Exported, so the module cache holds it (and the TickObject) for the process's life. */
-export const pinnedTickObject: { current: object | null } = { current: null };
-
 function pinTickObjectShape(): void {
   if (pinnedTickObject.current) return;
   const hook = createHook({
