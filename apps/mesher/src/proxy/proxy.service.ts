@@ -117,6 +117,7 @@ export class ProxyService {
     const outbound = await this.outbound.listen(this.cfg.proxyPort, this.cfg.listenAddress);
     let edge: AddressInfo | null = null;
     if (this.cfg.mode === 'edge') {
+      // Checked by loadConfig already; read here, as the mesh material is, so the watcher starts from what is served.
       const edgeTls = this.cfg.edgeTlsCert ? loadTlsMaterial(this.edgeFiles, EDGE_TLS_LABELS) : null;
       this.edge = new ProxyServer(
         'edge',
